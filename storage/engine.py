@@ -1,0 +1,114 @@
+"""Engine and session factories. No globals: callers create an engine and pass it around."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+# Backend name -> async driver used when the URL names none.
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def database_url(url: str) -> URL:
+    """Parse a database URL and pick the async driver when none is given.
+
+    `sqlite:///path` -> `sqlite+aiosqlite:///path`; `postgresql://…` and the Heroku-style
+    `postgres://…` -> `postgresql+asyncpg://…`. An explicit driver (`+something`) is kept.
+    Raises ValueError for a malformed URL or a backend other than SQLite/PostgreSQL.
+    """
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ValueError(f"malformed database URL {_redact(url)!r}: {exc}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "postgres":
+        backend = "postgresql"
+    if backend not in _ASYNC_DRIVERS:
+        raise ValueError(
+            f"unsupported database backend {backend!r} in {_redact(url)!r}:"
+            " use sqlite:///path or postgresql://user@host/db"
+        )
+    if backend == "postgresql" and not parsed.database:
+        raise ValueError(f"database URL {_redact(url)!r} names no database")
+    return parsed.set(drivername=f"{backend}+{driver or _ASYNC_DRIVERS[backend]}")
+
+
+def _redact(url: str) -> str:
+    # Never echo a password into logs or exception messages.
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<unparseable>" if "@" in url else url
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for in-memory / URI-style databases."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file:") or url.query.get("uri"):
+        return None
+    return Path(db)
+
+
+def create_engine(url: str, *, sqlite_foreign_keys: bool = True) -> AsyncEngine:
+    """An AsyncEngine for `url` (see `database_url`), ready for the app.
+
+    SQLite: WAL (readers do not block the writer), foreign keys enforced (cascading erasure
+    depends on them), a busy timeout instead of instant "database is locked", and the file is
+    created 0600 first because it holds health data. `sqlite_foreign_keys=False` is for
+    migrations only, where table rebuilds must not fire ON DELETE CASCADE.
+    """
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(parsed)
+        if path is not None:
+            _create_private_file(path)
+        engine = _create_async_engine(parsed)
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
+        return engine
+    return _create_async_engine(parsed, pool_pre_ping=True)
+
+
+def _create_private_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # an existing database keeps the mode its operator gave it
+    os.close(fd)
+    # SQLite creates -wal/-shm with the main file's mode, so they inherit 0600 too.
+
+
+def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (below): the sqlite3 module's implicit transaction
+        # handling breaks SAVEPOINT and transactional DDL.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # Safe with WAL (a power cut may lose the last commit, never corrupt the file).
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded attributes after commit (no lazy reload in async code)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

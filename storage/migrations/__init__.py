@@ -1,0 +1,1 @@
+"""Alembic migrations for storage (a package so wheels ship env.py and versions)."""
