@@ -1,0 +1,141 @@
+"""Translations and locale-aware formatting, always with an explicit locale.
+
+Messages to a person are often rendered outside any update (reminders, broadcasts), each
+recipient in their own language, so nothing here depends on a "current" locale. Catalogs are
+compiled from the ``.po`` files in memory when the program starts: there are no compiled
+binaries to forget, and a broken catalog stops the start instead of a conversation.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+SUPPORTED_LOCALES: tuple[str, ...] = ("da", "nb", "en")
+SOURCE_LOCALE = "en"
+DOMAIN = "messages"
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+
+# Telegram reports the app's interface language; Norwegian apps may say "no" or "nn".
+_TELEGRAM_LANGUAGE_ALIASES = {"da": "da", "nb": "nb", "no": "nb", "nn": "nb", "en": "en"}
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction where it is translated later, per reader."""
+    return message
+
+
+def placeholders(text: str) -> set[str]:
+    """The ``{name}`` placeholders of a message, as a translation must keep them."""
+    return set(_PLACEHOLDER.findall(text))
+
+
+class CatalogError(RuntimeError):
+    """A catalog is missing or cannot be compiled."""
+
+
+def telegram_locale(language_code: str | None) -> str | None:
+    """Map Telegram's ``language_code`` (``da``, ``nb``, ``no``, ``en-GB`` …) to ours."""
+    if not language_code:
+        return None
+    return _TELEGRAM_LANGUAGE_ALIASES.get(language_code.lower().replace("_", "-").split("-")[0])
+
+
+def negotiate_locale(
+    *,
+    chosen: str | None,
+    telegram_language_code: str | None,
+    team_language: str | None,
+    default: str,
+) -> str:
+    """The person's choice, then Telegram's language, then the team's, then the default."""
+    for candidate in (chosen, telegram_locale(telegram_language_code), team_language):
+        if candidate in SUPPORTED_LOCALES:
+            return candidate
+    return default if default in SUPPORTED_LOCALES else SOURCE_LOCALE
+
+
+@dataclass(frozen=True)
+class Tr:
+    """Translation and formatting bound to one reader's locale."""
+
+    locale: str
+    _translations: Translations
+
+    @property
+    def babel_locale(self) -> Locale:
+        return Locale.parse(self.locale)
+
+    def _(self, message: str, /, **params: object) -> str:
+        text = self._translations.gettext(message)
+        return text.format(**params) if params else text
+
+    def n_(self, singular: str, plural: str, n: int, /, **params: object) -> str:
+        """Plural-aware message; ``{n}`` is always available to the message."""
+        text = self._translations.ngettext(singular, plural, n)
+        return text.format(n=self.number(n), **params)
+
+    def date(self, value: date, fmt: str = "full") -> str:
+        return format_date(value, format=fmt, locale=self.babel_locale)
+
+    def datetime(self, value: datetime, tz: ZoneInfo, fmt: str = "full") -> str:
+        return format_datetime(value, format=fmt, tzinfo=tz, locale=self.babel_locale)
+
+    def time(self, value: datetime | time, tz: ZoneInfo | None = None, fmt: str = "short") -> str:
+        return format_time(value, format=fmt, tzinfo=tz, locale=self.babel_locale)
+
+    def number(self, value: float) -> str:
+        return format_decimal(value, locale=self.babel_locale)
+
+
+class Catalogs:
+    """The compiled catalogs of every supported locale."""
+
+    def __init__(self, translations: Mapping[str, Translations]) -> None:
+        self._translations = dict(translations)
+
+    @classmethod
+    def load(cls, locales_dir: Path = LOCALES_DIR) -> Catalogs:
+        compiled: dict[str, Translations] = {}
+        for locale in SUPPORTED_LOCALES:
+            compiled[locale] = compile_catalog(po_path(locale, locales_dir))
+        return cls(compiled)
+
+    def tr(self, locale: str) -> Tr:
+        if locale not in self._translations:
+            locale = SOURCE_LOCALE
+        return Tr(locale, self._translations[locale])
+
+    def all(self) -> list[Tr]:
+        return [self.tr(locale) for locale in SUPPORTED_LOCALES]
+
+
+def po_path(locale: str, locales_dir: Path = LOCALES_DIR) -> Path:
+    return locales_dir / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def compile_catalog(path: Path) -> Translations:
+    """Compile a ``.po`` file in memory, as ``pybabel compile`` would on disk."""
+    if not path.is_file():
+        raise CatalogError(f"translation catalog {path} is missing")
+    with path.open("rb") as fh:
+        catalog = read_po(fh)
+    buffer = io.BytesIO()
+    # Fuzzy entries are drafts: like pybabel compile, leave them out.
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)

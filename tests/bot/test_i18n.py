@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from babel.messages.pofile import read_po, write_po
+
+from bot import i18n_tools
+from bot.i18n import SUPPORTED_LOCALES, CatalogError, Catalogs, negotiate_locale, po_path
+
+
+def test_every_catalog_is_complete_with_matching_placeholders() -> None:
+    problems = i18n_tools.check()
+    assert not problems, "\n".join(map(str, problems))
+
+
+def copy_locales(tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "project"
+    for folder in i18n_tools.EXTRACT_DIRS:
+        shutil.copytree(i18n_tools.PROJECT_DIR / folder, target / folder)
+    shutil.copytree(i18n_tools.PROJECT_DIR / "locales", target / "locales")
+    return target / "locales"
+
+
+@pytest.mark.parametrize("fault", ["fuzzy", "untranslated", "placeholder"])
+def test_the_check_fails_on_a_broken_translation(tmp_path: Path, fault: str) -> None:
+    locales = copy_locales(tmp_path)
+    path = po_path("da", locales)
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale="da")
+    message = catalog["Welcome back, {name}."]
+    if fault == "fuzzy":
+        message.flags.add("fuzzy")
+    elif fault == "untranslated":
+        message.string = ""
+    else:
+        message.string = "Velkommen tilbage, {navn}."
+    with path.open("wb") as fh:
+        write_po(fh, catalog)
+    problems = i18n_tools.check(locales)
+    assert [p.locale for p in problems] == ["da"]
+    assert problems[0].msgid == "Welcome back, {name}."
+
+
+def test_the_check_fails_on_a_message_the_catalogs_do_not_have(tmp_path: Path) -> None:
+    locales = copy_locales(tmp_path)
+    extra = locales.parent / "dialogs" / "brand_new.py"
+    extra.write_text('from bot.i18n import N_\nTEXT = N_("A sentence nobody translated")\n')
+    problems = i18n_tools.check(locales)
+    assert {(p.locale, p.problem) for p in problems} == {
+        (locale, "not in catalog (run update)") for locale in SUPPORTED_LOCALES
+    }
+
+
+def test_a_missing_catalog_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="missing"):
+        Catalogs.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "telegram", "team", "expected"),
+    [
+        ("nb", "da", "en", "nb"),  # the person's own choice wins
+        (None, "da-DK", "en", "da"),
+        (None, "no", "da", "nb"),  # Norwegian apps may say "no"
+        (None, "nn", "da", "nb"),
+        (None, "de", "en", "en"),  # unsupported Telegram language: the team's
+        (None, None, None, "da"),  # then the default
+    ],
+)
+def test_locale_negotiation_order(
+    chosen: str | None, telegram: str | None, team: str | None, expected: str
+) -> None:
+    got = negotiate_locale(
+        chosen=chosen, telegram_language_code=telegram, team_language=team, default="da"
+    )
+    assert got == expected
+
+
+def test_dates_are_formatted_in_the_readers_language() -> None:
+    catalogs = Catalogs.load()
+    moment = datetime(2027, 3, 25, 18, 0, tzinfo=UTC)  # 19:00 in Copenhagen (winter time)
+    tz = ZoneInfo("Europe/Copenhagen")
+    assert catalogs.tr("da").datetime(moment, tz, "EEEE d. MMMM 'kl.' HH:mm") == (
+        "torsdag 25. marts kl. 19:00"
+    )
+    assert catalogs.tr("nb").date(moment.date(), "EEEE d. MMMM") == "torsdag 25. mars"
+    assert catalogs.tr("en").date(moment.date(), "EEEE d MMMM") == "Thursday 25 March"

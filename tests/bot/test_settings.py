@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("MESTRING_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults_give_a_sqlite_file_in_the_data_folder() -> None:
+    settings = load_settings()
+    assert settings.resolved_database_url == "sqlite:///data/mestring.sqlite3"
+    assert settings.telegram_api_url == "https://api.telegram.org"
+    assert settings.default_locale == "da"
+
+
+def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESTRING_TELEGRAM_TOKEN", "123:abc")
+    monkeypatch.setenv("MESTRING_TELEGRAM_API_URL", "http://127.0.0.1:8081/")
+    monkeypatch.setenv("MESTRING_DATABASE_URL", "postgresql://u:p@db/mestring")
+    monkeypatch.setenv("MESTRING_DEFAULT_LOCALE", "nb")
+    monkeypatch.setenv("MESTRING_DEFAULT_TIMEZONE", "Europe/Oslo")
+    settings = load_settings()
+    assert settings.require_token() == "123:abc"
+    assert settings.telegram_api_url == "http://127.0.0.1:8081"
+    assert settings.resolved_database_url == "postgresql://u:p@db/mestring"
+    assert (settings.default_locale, settings.default_timezone) == ("nb", "Europe/Oslo")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("MESTRING_DATABASE_URL", "not a url", "is not a database URL"),
+        ("MESTRING_DATABASE_URL", "mysql://u@h/db", "not supported"),
+        ("MESTRING_DEFAULT_LOCALE", "de", "MESTRING_DEFAULT_LOCALE"),
+        ("MESTRING_DEFAULT_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
+        ("MESTRING_TELEGRAM_TOKEN", "oops", "does not look like a Bot API token"),
+        ("MESTRING_TELEGRAM_API_URL", "api.telegram.org", "http"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(variable)
+    assert words in message
+    assert "\n" not in message
+
+
+def test_a_missing_token_is_named_only_when_needed() -> None:
+    settings = load_settings()
+    with pytest.raises(SettingsError, match=r"^MESTRING_TELEGRAM_TOKEN is not set"):
+        settings.require_token()
