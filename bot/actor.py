@@ -1,0 +1,72 @@
+"""The first handler group: who is acting, in which roles, in which language.
+
+Runs before every dialog handler, so each handler finds ``context.actor`` loaded from storage
+— never from process memory — and any worker can answer any update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+
+from bot.context import Actor, BotContext
+from bot.i18n import negotiate_locale
+from storage import queries
+
+
+@dataclass(frozen=True)
+class ActorRecord:
+    person_id: int | None
+    display_name: str | None
+    chosen_locale: str | None
+    team_language: str | None
+    participant_team_ids: frozenset[int]
+    instructor_team_ids: frozenset[int]
+    coordinator_municipality_ids: frozenset[int]
+
+
+async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> ActorRecord:
+    person = await queries.get_person_by_telegram_id(session, telegram_user_id)
+    if person is None:
+        return ActorRecord(None, None, None, None, frozenset(), frozenset(), frozenset())
+    memberships = await queries.active_memberships(session, person.id)
+    grants = await queries.active_coordinator_grants(session, person.id)
+    participant = [m for m in memberships if m.role == "participant"]
+    return ActorRecord(
+        person_id=person.id,
+        display_name=person.display_name,
+        chosen_locale=person.locale,
+        team_language=participant[0].team.language if participant else None,
+        participant_team_ids=frozenset(m.team_id for m in participant),
+        instructor_team_ids=frozenset(m.team_id for m in memberships if m.role == "instructor"),
+        coordinator_municipality_ids=frozenset(g.municipality_id for g in grants),
+    )
+
+
+async def load_actor(update: Update, context: BotContext) -> None:
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None:
+        context.actor = None
+        return
+    services = context.services
+    async with services.sessions() as session:
+        record = await load_actor_record(session, user.id)
+    locale = negotiate_locale(
+        chosen=record.chosen_locale,
+        telegram_language_code=user.language_code,
+        team_language=record.team_language,
+        default=services.settings.default_locale,
+    )
+    context.actor = Actor(
+        telegram_user_id=user.id,
+        chat_id=chat.id if chat is not None else user.id,
+        person_id=record.person_id,
+        display_name=record.display_name,
+        tr=services.catalogs.tr(locale),
+        participant_team_ids=record.participant_team_ids,
+        instructor_team_ids=record.instructor_team_ids,
+        coordinator_municipality_ids=record.coordinator_municipality_ids,
+    )

@@ -1,0 +1,87 @@
+"""The application factory: the one place where everything is wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import actor, errors
+from bot.commands import register_menus
+from bot.context import BotContext, BotData, Services
+from bot.handlers import common
+from bot.updates import ChatOrderedUpdateProcessor
+from dialogs import language
+
+# Handler groups, in the order PTB runs them for each update.
+GROUP_LOAD_ACTOR = -10
+GROUP_DIALOGS = 0
+
+
+@dataclass(frozen=True)
+class BotApiEndpoint:
+    """Where the Bot API lives: Telegram, a self-hosted server, or the local one."""
+
+    root_url: str
+    token: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url.rstrip('/')}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"{self.root_url.rstrip('/')}/file/bot"
+
+
+def build_application(
+    services: Services,
+    endpoint: BotApiEndpoint,
+    *,
+    processor: ChatOrderedUpdateProcessor | None = None,
+) -> Application:  # type: ignore[type-arg]
+    application = (
+        Application.builder()
+        .token(endpoint.token)
+        .base_url(endpoint.base_url)
+        .base_file_url(endpoint.base_file_url)
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
+        .concurrent_updates(processor or ChatOrderedUpdateProcessor())
+        # Replies wait here only when Telegram says 429; bulk sending has its own pacing.
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .post_init(_post_init)
+        .build()
+    )
+    application.bot_data.services = services
+    add_handlers(application)
+    application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
+    return application
+
+
+def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, actor.load_actor), group=GROUP_LOAD_ACTOR)
+    for handler in (
+        CommandHandler("start", common.start, filters=private),
+        CommandHandler("help", common.help_command, filters=private),
+        CommandHandler("language", common.language_command, filters=private),
+        CallbackQueryHandler(common.language_chosen, pattern=rf"^v1:{language.ACTION}:"),
+        CallbackQueryHandler(common.stale_button),
+        MessageHandler(private & ~filters.UpdateType.EDITED, common.not_understood),
+    ):
+        application.add_handler(handler, group=GROUP_DIALOGS)
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    services: Services = application.bot_data.services
+    await register_menus(application.bot, services.catalogs, services.settings.default_locale)

@@ -1,0 +1,130 @@
+"""The ``mestring`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from bot.settings import Settings, SettingsError, load_settings
+
+# Locals in a traceback could hold the bot token or a database password: never show them.
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    help="mestring — the companion bot of the coping course.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="The database.")
+i18n_app = typer.Typer(no_args_is_help=True, help="Translations: extract, update, check.")
+app.add_typer(db_app, name="db")
+app.add_typer(i18n_app, name="i18n")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"mestring: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def run(
+    webhook: Annotated[bool, typer.Option(help="Receive updates by webhook (several workers).")]
+    = False,
+    webhook_url: Annotated[str | None, typer.Option(help="Public HTTPS URL of this worker.")]
+    = None,
+    listen: Annotated[str, typer.Option(help="Address the webhook server binds.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the webhook server binds.")] = 8443,
+    secret_token: Annotated[
+        str | None, typer.Option(envvar="MESTRING_WEBHOOK_SECRET", help="Webhook secret.")
+    ] = None,
+) -> None:
+    """Serve Telegram: long polling by default, or a webhook."""
+    from bot.runner import run_bot
+
+    settings = settings_or_exit()
+    try:
+        token = settings.require_token()
+    except SettingsError as exc:
+        fail(str(exc))
+    if webhook and not webhook_url:
+        fail("--webhook needs --webhook-url (the public HTTPS address Telegram posts to)")
+    run_bot(
+        settings, token, webhook_url=webhook_url if webhook else None, listen=listen, port=port,
+        secret_token=secret_token,
+    )
+
+
+@app.command()
+def demo(
+    script: Annotated[
+        Path | None, typer.Option(help="Read the participant's lines from this file.")
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the demo database from the last run.")] = False,
+) -> None:
+    """Try the bot here: no token, no network, you are a participant."""
+    from bot import logs
+    from bot.demo import demo_database, run_demo
+
+    settings = settings_or_exit()
+    logs.configure("WARNING")
+    if script is not None and not script.is_file():
+        fail(f"no such script file: {script}")
+    try:
+        asyncio.run(run_demo(settings, demo_database(settings, fresh=not keep), script=script))
+    except KeyboardInterrupt:
+        typer.echo("")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (also done on every start)."""
+    from storage.migrate import upgrade
+
+    settings = settings_or_exit()
+    upgrade(settings.resolved_database_url)
+    typer.echo("database is up to date")
+
+
+@i18n_app.command("update")
+def i18n_update() -> None:
+    """Extract messages from the code and merge them into every catalog."""
+    from bot import i18n_tools
+
+    for locale, count in i18n_tools.update().items():
+        typer.echo(f"{locale}: {count} to translate")
+
+
+@i18n_app.command("check")
+def i18n_check() -> None:
+    """Fail on missing or fuzzy translations and mismatched placeholders."""
+    from bot import i18n_tools
+
+    problems = i18n_tools.check()
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("catalogs complete")
+
+
+@app.command("local-api")
+def local_api(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8081,
+) -> None:
+    """Run the local Bot API server alone (for benchmarks and manual runs)."""
+    from bot.local_api.__main__ import main as local_api_main
+
+    sys.argv = ["mestring local-api", "--port", str(port)]
+    local_api_main()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,83 @@
+"""The typed context every handler receives: services and the acting person.
+
+Dependencies travel on a typed ``CallbackContext`` subclass rather than under string keys, so a
+handler's needs are visible and checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.clock import Clock
+from bot.i18n import Catalogs, Tr
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    catalogs: Catalogs
+    clock: Clock
+
+
+class BotData:
+    """Application-wide data; set once by the application factory."""
+
+    services: Services
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sent the update being handled, as loaded from storage at the start of the update."""
+
+    telegram_user_id: int
+    chat_id: int
+    person_id: int | None
+    display_name: str | None
+    tr: Tr
+    participant_team_ids: frozenset[int] = frozenset()
+    instructor_team_ids: frozenset[int] = frozenset()
+    coordinator_municipality_ids: frozenset[int] = frozenset()
+
+    @property
+    def locale(self) -> str:
+        return self.tr.locale
+
+    @property
+    def is_known(self) -> bool:
+        return self.person_id is not None
+
+
+class BotContext(CallbackContext[ExtBot[None], dict, dict, BotData]):
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.actor: Actor | None = None
+
+    @property
+    def services(self) -> Services:
+        return self.bot_data.services
+
+    def tr_for(self, language_code: str | None = None) -> Tr:
+        """The actor's translator, or the best guess before the actor is loaded."""
+        if self.actor is not None:
+            return self.actor.tr
+        from bot.i18n import negotiate_locale
+
+        settings = self.services.settings
+        return self.services.catalogs.tr(
+            negotiate_locale(
+                chosen=None,
+                telegram_language_code=language_code,
+                team_language=None,
+                default=settings.default_locale,
+            )
+        )

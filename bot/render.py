@@ -1,0 +1,51 @@
+"""Turn a :class:`dialogs.screen.Screen` into a Telegram message."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from dialogs.screen import Screen
+
+
+def markup(screen: Screen) -> InlineKeyboardMarkup | None:
+    if not screen.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.label, callback_data=b.callback)
+                if b.callback is not None
+                else InlineKeyboardButton(b.label, url=b.url)
+                for b in row
+            ]
+            for row in screen.buttons
+        ]
+    )
+
+
+async def send(update: Update, screen: Screen) -> Message | None:
+    """Answer in the chat the update came from."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await chat.send_message(
+        screen.text, parse_mode=ParseMode.HTML, reply_markup=markup(screen)
+    )
+
+
+async def replace(update: Update, screen: Screen) -> None:
+    """Show ``screen`` in place of the message whose button was pressed."""
+    query = update.callback_query
+    if query is None or query.message is None or not hasattr(query.message, "edit_text"):
+        await send(update, screen)
+        return
+    try:
+        await query.message.edit_text(  # type: ignore[union-attr]
+            screen.text, parse_mode=ParseMode.HTML, reply_markup=markup(screen)
+        )
+    except BadRequest as exc:
+        # A double-tap shows the same screen twice; Telegram calls that an error, we don't.
+        if "message is not modified" not in exc.message.lower():
+            raise

@@ -1,0 +1,54 @@
+"""Serving real Telegram: migrate, wire, and run polling or a webhook until stopped."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot import logs
+from bot.app import BotApiEndpoint, build_application
+from bot.clock import SystemClock
+from bot.context import Services
+from bot.i18n import Catalogs
+from bot.settings import Settings
+from storage.engine import create_engine, create_sessionmaker
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+def run_bot(
+    settings: Settings,
+    token: str,
+    *,
+    webhook_url: str | None,
+    listen: str,
+    port: int,
+    secret_token: str | None,
+) -> None:
+    logs.configure(settings.log_level)
+    database_url = settings.resolved_database_url
+    upgrade(database_url)
+    engine = create_engine(database_url)
+    services = Services(
+        settings=settings,
+        sessions=create_sessionmaker(engine),
+        catalogs=Catalogs.load(),
+        clock=SystemClock(),
+    )
+    application = build_application(services, BotApiEndpoint(settings.telegram_api_url, token))
+
+    async def dispose_engine(_: Application) -> None:  # type: ignore[type-arg]
+        await engine.dispose()
+
+    application.post_shutdown = dispose_engine
+    log.info("starting mode=%s", "webhook" if webhook_url else "polling")
+    if webhook_url:
+        application.run_webhook(
+            listen=listen, port=port, url_path="telegram", webhook_url=webhook_url,
+            secret_token=secret_token, allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)

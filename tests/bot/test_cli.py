@@ -1,0 +1,65 @@
+"""The ``mestring`` command as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MESTRING = shutil.which("mestring", path=str(Path(sys.executable).parent)) or "mestring"
+
+
+def run(
+    args: list[str], cwd: Path, *, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MESTRING_")}
+    return subprocess.run(
+        [MESTRING, *args], cwd=cwd, env={**clean, **env}, input=stdin, capture_output=True,
+        text=True, timeout=120, check=False,
+    )
+
+
+def test_run_without_a_token_says_so_in_one_line(tmp_path: Path) -> None:
+    result = run(["run"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("mestring: MESTRING_TELEGRAM_TOKEN is not set")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_malformed_database_url_is_named(tmp_path: Path) -> None:
+    result = run(["db", "upgrade"], tmp_path, MESTRING_DATABASE_URL="sqlite//oops")
+    assert result.returncode == 2
+    assert result.stderr.startswith("mestring: MESTRING_DATABASE_URL is not a database URL")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_bad_token_is_not_echoed(tmp_path: Path) -> None:
+    result = run(["run"], tmp_path, MESTRING_TELEGRAM_TOKEN="secret-but-malformed")
+    assert result.returncode == 2
+    assert "MESTRING_TELEGRAM_TOKEN" in result.stderr
+    assert "secret-but-malformed" not in result.stdout + result.stderr
+
+
+def test_db_upgrade_creates_an_owner_only_sqlite_file(tmp_path: Path) -> None:
+    result = run(["db", "upgrade"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "data" / "mestring.sqlite3"
+    assert database.is_file()
+    assert database.stat().st_mode & 0o777 == 0o600
+    again = run(["db", "upgrade"], tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("command", [["i18n", "check"]])
+def test_the_translation_check_passes_on_the_shipped_catalogs(
+    tmp_path: Path, command: list[str]
+) -> None:
+    result = run(command, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "catalogs complete" in result.stdout

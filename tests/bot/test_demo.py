@@ -1,0 +1,44 @@
+"""``mestring demo`` driven without a terminal, as the README promises it works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.bot.test_cli import run
+
+SCRIPT = """\
+# the participant starts, reads /help in Danish, switches to Norwegian, reads it again
+/start
+/help
+/language
+2
+/help
+/quit
+"""
+
+
+def sections(output: str) -> list[str]:
+    """The demo's transcript split at each line the participant typed."""
+    return output.split("you › ")[1:]
+
+
+def test_demo_switches_from_danish_to_norwegian_help(tmp_path: Path) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text(SCRIPT, encoding="utf-8")
+    result = run(["demo", "--script", str(script)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    start, help_da, language, press, help_nb, _quit = sections(result.stdout)
+    assert start.startswith("/start\nbot › Velkommen tilbage, Demo.")
+    assert help_da.startswith("/help\nbot › Hjælp")
+    assert "70 201 201" in help_da
+    assert "[1] ✓ Dansk  [2] Norsk bokmål  [3] English" in language
+    assert "Nå skriver jeg til deg på norsk bokmål." in press
+    assert help_nb.startswith("/help\nbot › Hjelp")
+    assert "116 123" in help_nb
+    assert "ERROR" not in result.stderr
+
+
+def test_demo_reads_standard_input_when_it_is_not_a_terminal(tmp_path: Path) -> None:
+    result = run(["demo"], tmp_path, stdin="/help\n")
+    assert result.returncode == 0, result.stderr
+    assert "you › /help\nbot › Hjælp" in result.stdout
