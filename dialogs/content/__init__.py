@@ -1,0 +1,1 @@
+"""Course content and other participant-facing structure, as validated data files."""
