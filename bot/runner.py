@@ -11,6 +11,8 @@ from bot import logs
 from bot.app import BotApiEndpoint, build_application
 from bot.clock import SystemClock
 from bot.context import Services
+from bot.delivery.service import DeliveryService
+from bot.delivery.telegram_sender import PtbSender, make_bot
 from bot.i18n import Catalogs
 from bot.settings import Settings
 from storage.engine import create_engine, create_sessionmaker
@@ -38,11 +40,27 @@ def run_bot(
         catalogs=Catalogs.load(),
         clock=SystemClock(),
     )
-    application = build_application(services, BotApiEndpoint(settings.telegram_api_url, token))
+    endpoint = BotApiEndpoint(settings.telegram_api_url, token)
+    application = build_application(services, endpoint)
+    # The outbox sends through its own Bot, paced below the share kept for replies.
+    outbox_bot = make_bot(token, endpoint.base_url, endpoint.base_file_url)
+    delivery = DeliveryService.build(
+        sessions=services.sessions, catalogs=services.catalogs, clock=services.clock,
+        sender=PtbSender(outbox_bot), default_locale=settings.default_locale,
+    )
+    app_post_init = application.post_init
+
+    async def start_delivery(app: Application) -> None:  # type: ignore[type-arg]
+        if app_post_init is not None:
+            await app_post_init(app)
+        delivery.start()
 
     async def dispose_engine(_: Application) -> None:  # type: ignore[type-arg]
+        await delivery.stop()
+        await outbox_bot.shutdown()
         await engine.dispose()
 
+    application.post_init = start_delivery
     application.post_shutdown = dispose_engine
     log.info("starting mode=%s", "webhook" if webhook_url else "polling")
     if webhook_url:

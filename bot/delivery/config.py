@@ -1,0 +1,44 @@
+"""Delivery knobs in one frozen dataclass, so tests and production differ only in values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time, timedelta
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    # -- dispatching -----------------------------------------------------------------------
+    batch_size: int = 50
+    # The outbox's share of Telegram's ~30 messages/s; the rest is kept for replies.
+    # None sends unpaced (tests against the local Bot API with its limits off).
+    send_rate_per_second: float | None = 20.0
+    concurrency: int = 8
+    # A claim older than this is treated as abandoned by a crashed worker and claimed again.
+    lease: timedelta = timedelta(minutes=2)
+    # Read timeout for one send; a timeout counts as a network error (retried).
+    send_timeout_seconds: float = 10.0
+    max_attempts: int = 6
+    backoff_base: timedelta = timedelta(seconds=30)
+    backoff_max: timedelta = timedelta(minutes=30)
+    poll_interval: timedelta = timedelta(seconds=5)
+    replan_interval: timedelta = timedelta(minutes=15)
+    # -- people's time ---------------------------------------------------------------------
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    # Unsolicited messages per participant per rolling 7 days (webinar reminders excepted).
+    weekly_cap: int = 4
+    # "Not now" asks again the next day at this local time.
+    ask_again_at: time = time(10, 0)
+    # -- the plan --------------------------------------------------------------------------
+    nudge_at: time = time(10, 0)  # the day before webinar N, if module N is not prepared
+    evaluation_at: time = time(10, 0)
+    checkin_after_end: timedelta = timedelta(minutes=10)
+    checkin_reminder_after: timedelta = timedelta(days=2)
+    followup_after: timedelta = timedelta(weeks=12)
+    evaluation_open_for: timedelta = timedelta(weeks=4)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Wait before retry number ``attempts`` after a network error or 5xx (doubling)."""
+        step = self.backoff_base * (2 ** max(0, attempts - 1))
+        return min(step, self.backoff_max)

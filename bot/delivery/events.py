@@ -1,0 +1,136 @@
+"""What changes the plan: webinars moved or cancelled, people joining, leaving, returning.
+
+Moves and cancellations are also announced, once per participant and change: the dedup key
+names the webinar and its new start, so announcing the same change twice adds nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import outbox
+from bot.delivery.config import DeliveryConfig
+from bot.delivery.kinds import Kind, policy
+from bot.delivery.planner import PlanReport, replan_person, replan_team
+from storage.models import (
+    Membership,
+    MembershipStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Role,
+    SessionStatus,
+    WebinarSession,
+)
+
+
+async def move_webinar(
+    session: AsyncSession,
+    webinar_id: int,
+    new_start: datetime,
+    now: datetime,
+    config: DeliveryConfig | None = None,
+) -> PlanReport:
+    """Move one webinar (UTC ``new_start``), announce it and replan its reminders."""
+    webinar = await session.get(WebinarSession, webinar_id)
+    if webinar is None:
+        raise LookupError(f"no webinar {webinar_id}")
+    if webinar.starts_at != new_start:
+        webinar.moved_from = webinar.moved_from or webinar.starts_at
+        webinar.starts_at = new_start
+        webinar.status = SessionStatus.SCHEDULED
+        await session.flush()
+    return await webinar_changed(session, webinar_id, now, config)
+
+
+async def cancel_webinar(
+    session: AsyncSession, webinar_id: int, now: datetime, config: DeliveryConfig | None = None
+) -> PlanReport:
+    webinar = await session.get(WebinarSession, webinar_id)
+    if webinar is None:
+        raise LookupError(f"no webinar {webinar_id}")
+    webinar.status = SessionStatus.CANCELLED
+    await session.flush()
+    return await webinar_changed(session, webinar_id, now, config)
+
+
+async def webinar_changed(
+    session: AsyncSession, webinar_id: int, now: datetime, config: DeliveryConfig | None = None
+) -> PlanReport:
+    """Call after a webinar's time or status changed (by any code path): announce and replan."""
+    webinar = await session.get(WebinarSession, webinar_id)
+    if webinar is None:
+        return PlanReport()
+    cancelled = webinar.status == SessionStatus.CANCELLED
+    if webinar.starts_at <= now or (not cancelled and webinar.moved_from is None):
+        return await replan_team(session, webinar.team_id, now, config)
+    kind = Kind.WEBINAR_CANCELLED if cancelled else Kind.WEBINAR_MOVED
+    change = "cancelled" if cancelled else str(int(webinar.starts_at.timestamp()))
+    members = await session.execute(
+        select(Membership.id, Person.id, Person.chat_id)
+        .join(Person, Person.id == Membership.person_id)
+        .where(
+            Membership.team_id == webinar.team_id,
+            Membership.role == Role.PARTICIPANT,
+            Membership.status == MembershipStatus.ACTIVE,
+            Membership.joined_at <= now,
+            Person.unreachable_at.is_(None),
+        )
+    )
+    rows = []
+    for membership_id, person_id, chat_id in members:
+        rows.append(outbox.NewRow(
+            person_id=person_id, chat_id=chat_id, kind=kind,
+            dedup_key=f"m{membership_id}:{kind}:{webinar.id}:{change}",
+            due_at=now, expires_at=webinar.starts_at, urgent=policy(kind).urgent,
+            payload={
+                "membership_id": membership_id, "module_no": webinar.module_no,
+                "webinar_id": webinar.id, "starts_at": webinar.starts_at.isoformat(),
+                "moved_from": webinar.moved_from.isoformat() if webinar.moved_from else None,
+            },
+        ))
+    # An earlier announcement of this webinar that has not gone out yet is out of date.
+    fresh = {r.dedup_key for r in rows}
+    pending = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.dedup_key).where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.kind.in_([Kind.WEBINAR_MOVED, Kind.WEBINAR_CANCELLED]),
+        )
+    )
+    stale = [row_id for row_id, key in pending
+             if key.split(":")[2] == str(webinar.id) and key not in fresh]
+    report = PlanReport(cancelled=await outbox.cancel_pending(
+        session, reason="superseded", ids=stale) if stale else 0)
+    report += PlanReport(added=await outbox.add_rows(session, rows, now))
+    return report + await replan_team(session, webinar.team_id, now, config)
+
+
+async def membership_changed(
+    session: AsyncSession, membership_id: int, now: datetime, config: DeliveryConfig | None = None
+) -> PlanReport:
+    """Call after someone joined, left or rejoined a team."""
+    membership = await session.get(Membership, membership_id)
+    if membership is None:
+        return PlanReport()
+    return await replan_team(session, membership.team_id, now, config)
+
+
+async def person_returned(
+    session: AsyncSession, person_id: int, now: datetime, config: DeliveryConfig | None = None
+) -> PlanReport:
+    """Call when an unreachable person writes to the bot again: deliver to them once more."""
+    await session.execute(
+        update(Person).where(Person.id == person_id).values(unreachable_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return await replan_person(session, person_id, now, config)
+
+
+async def person_unreachable(
+    session: AsyncSession, person_id: int, now: datetime, reason: str
+) -> int:
+    """Telegram refuses this person: stop planning and cancel what waits for them."""
+    return await outbox.mark_unreachable(session, person_id, now=now, reason=reason)

@@ -1,0 +1,64 @@
+"""The kinds of message the bot sends on its own, and how each is treated.
+
+A kind's policy answers the dispatcher's questions without knowing what the message says:
+does it count towards the weekly cap, may it pass quiet hours and pauses, may pacing drop it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Kind(enum.StrEnum):
+    MODULE_OPEN = "module_open"
+    WEBINAR_REMINDER = "webinar_reminder"
+    WEBINAR_MOVED = "webinar_moved"
+    WEBINAR_CANCELLED = "webinar_cancelled"
+    PREP_NUDGE = "prep_nudge"
+    CHECKIN = "checkin"
+    CHECKIN_REMINDER = "checkin_reminder"
+    EVALUATION = "evaluation"
+
+
+@dataclass(frozen=True)
+class Policy:
+    # Counts towards the weekly cap of unsolicited messages.
+    paced: bool = True
+    # Passes quiet hours and pauses (a cancelled webinar must reach people in time).
+    urgent: bool = False
+    # When the cap is reached: drop (a nudge) instead of waiting for room (a prompt).
+    droppable: bool = False
+
+
+POLICIES: dict[Kind, Policy] = {
+    Kind.MODULE_OPEN: Policy(),
+    Kind.WEBINAR_REMINDER: Policy(paced=False),
+    Kind.WEBINAR_MOVED: Policy(paced=False, urgent=True),
+    Kind.WEBINAR_CANCELLED: Policy(paced=False, urgent=True),
+    Kind.PREP_NUDGE: Policy(droppable=True),
+    Kind.CHECKIN: Policy(),
+    Kind.CHECKIN_REMINDER: Policy(droppable=True),
+    Kind.EVALUATION: Policy(),
+}
+
+# What the planner derives from the schedule (and may cancel when the plan changes).
+# Announcements of moves and cancellations are made by events, never withdrawn by a replan.
+PLANNED_KINDS: frozenset[str] = frozenset(
+    {
+        Kind.MODULE_OPEN, Kind.WEBINAR_REMINDER, Kind.PREP_NUDGE, Kind.CHECKIN,
+        Kind.CHECKIN_REMINDER, Kind.EVALUATION,
+    }
+)
+PACED_KINDS: frozenset[str] = frozenset(k for k, p in POLICIES.items() if p.paced)
+# Kinds whose message offers "Not now".
+PROMPT_KINDS: frozenset[str] = frozenset(
+    {Kind.PREP_NUDGE, Kind.CHECKIN, Kind.CHECKIN_REMINDER, Kind.EVALUATION}
+)
+
+
+def policy(kind: str) -> Policy:
+    try:
+        return POLICIES[Kind(kind)]
+    except ValueError:
+        return Policy()

@@ -1,0 +1,252 @@
+"""Outbox queries: adding planned rows, claiming due ones, recording what happened.
+
+Callers own the transaction (these helpers never commit). Every status change after a claim
+is guarded by the claim (``claimed_by``), so a worker whose lease ran out cannot overwrite the
+outcome of the worker that took the row over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from storage.models import OutboxMessage, OutboxStatus, Person
+
+# Telegram's error description is all we keep; cap it so nothing else can ride along.
+MAX_ERROR_CHARS = 200
+
+Outbox = OutboxMessage
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """A row to add; adding a row whose ``dedup_key`` exists is a no-op."""
+
+    person_id: int | None
+    chat_id: int
+    kind: str
+    dedup_key: str
+    due_at: datetime
+    expires_at: datetime | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    urgent: bool = False
+    broadcast_id: int | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "person_id": self.person_id, "chat_id": self.chat_id, "kind": self.kind,
+            "dedup_key": self.dedup_key, "due_at": self.due_at, "expires_at": self.expires_at,
+            "payload": self.payload, "urgent": self.urgent, "broadcast_id": self.broadcast_id,
+            "status": OutboxStatus.PENDING, "attempts": 0,
+        }
+
+
+def clip_error(text: str) -> str:
+    return text.strip()[:MAX_ERROR_CHARS]
+
+
+async def add_rows(session: AsyncSession, rows: Sequence[NewRow], now: datetime) -> int:
+    """Insert rows, skipping dedup keys that exist (also those another worker adds right now).
+    Returns how many were new."""
+    if not rows:
+        return 0
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    added = 0
+    for start in range(0, len(rows), 500):
+        chunk = [r.values() | {"created_at": now} for r in rows[start : start + 500]]
+        stmt = insert(Outbox).values(chunk).on_conflict_do_nothing(index_elements=["dedup_key"])
+        result = await session.execute(stmt)
+        added += max(0, result.rowcount or 0)  # type: ignore[attr-defined]
+    return added
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(Outbox.status == OutboxStatus.PENDING, Outbox.due_at <= now),
+        # A claim whose lease ran out: the worker crashed or hung mid-send.
+        and_(Outbox.status == OutboxStatus.CLAIMED, Outbox.claimed_until < now),
+    )
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, worker: str, limit: int, lease: timedelta
+) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due rows for ``worker`` in one statement.
+
+    PostgreSQL: the inner SELECT locks with ``FOR UPDATE SKIP LOCKED``, so concurrent workers
+    take disjoint rows without waiting for each other. SQLite (one writer at a time): the
+    UPDATE takes the write lock first and re-checks the status in its own WHERE, so a row
+    another worker claimed in between is not taken twice.
+    """
+    candidates = (
+        select(Outbox.id)
+        .where(_claimable(now))
+        .order_by(Outbox.due_at, Outbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(Outbox)
+        .where(Outbox.id.in_(candidates.scalar_subquery()), _claimable(now))
+        .values(status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=now + lease)
+        .returning(Outbox.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = list(await session.scalars(stmt))
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(Outbox)
+        .where(Outbox.id.in_(ids))
+        .order_by(Outbox.due_at, Outbox.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+def _mine(row_id: int, worker: str) -> ColumnElement[bool]:
+    return and_(
+        Outbox.id == row_id, Outbox.status == OutboxStatus.CLAIMED, Outbox.claimed_by == worker
+    )
+
+
+async def record_sent(
+    session: AsyncSession, row_id: int, *, now: datetime, message_id: int | None
+) -> None:
+    # Not guarded by the claim: if our lease ran out and another worker re-sent it, the
+    # message still went out and "sent" is the truth.
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.id == row_id)
+        .values(status=OutboxStatus.SENT, sent_at=now, telegram_message_id=message_id,
+                claimed_until=None, attempts=Outbox.attempts + 1, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def release(
+    session: AsyncSession,
+    row_id: int,
+    *,
+    worker: str,
+    due_at: datetime,
+    error: str | None = None,
+    attempted: bool = False,
+) -> None:
+    """Back to pending, due at ``due_at`` (a retry, or a deferral for quiet hours/pacing)."""
+    values: dict[str, Any] = {
+        "status": OutboxStatus.PENDING, "due_at": due_at, "claimed_until": None,
+        "claimed_by": None,
+    }
+    if error is not None:
+        values["last_error"] = clip_error(error)
+    if attempted:
+        values["attempts"] = Outbox.attempts + 1
+    await session.execute(
+        update(Outbox).where(_mine(row_id, worker)).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def finish(
+    session: AsyncSession,
+    row_id: int,
+    status: OutboxStatus,
+    *,
+    worker: str,
+    error: str | None = None,
+    attempted: bool = False,
+) -> None:
+    """A final outcome other than sent: failed, expired or cancelled."""
+    values: dict[str, Any] = {"status": status, "claimed_until": None}
+    if error is not None:
+        values["last_error"] = clip_error(error)
+    if attempted:
+        values["attempts"] = Outbox.attempts + 1
+    await session.execute(
+        update(Outbox).where(_mine(row_id, worker)).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel_pending(
+    session: AsyncSession,
+    *,
+    reason: str,
+    person_id: int | None = None,
+    ids: Iterable[int] | None = None,
+) -> int:
+    """Cancel rows not yet sent (pending, or claimed and not yet out) for a person or by id."""
+    stmt = update(Outbox).where(Outbox.status == OutboxStatus.PENDING)
+    if person_id is not None:
+        stmt = stmt.where(Outbox.person_id == person_id)
+    if ids is not None:
+        stmt = stmt.where(Outbox.id.in_(list(ids)))
+    result = await session.execute(
+        stmt.values(status=OutboxStatus.CANCELLED, last_error=clip_error(reason))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def mark_unreachable(
+    session: AsyncSession, person_id: int, *, now: datetime, reason: str
+) -> int:
+    """Telegram refused this person (blocked, deactivated, chat not found): remember it and
+    cancel everything still waiting for them. Returns how many rows were cancelled."""
+    await session.execute(
+        update(Person)
+        .where(Person.id == person_id, Person.unreachable_at.is_(None))
+        .values(unreachable_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return await cancel_pending(session, person_id=person_id, reason=f"unreachable: {reason}")
+
+
+async def paced_sent_since(
+    session: AsyncSession, person_ids: Iterable[int], kinds: Iterable[str], since: datetime
+) -> dict[int, list[datetime]]:
+    """When each person got paced messages since ``since`` (for the weekly cap)."""
+    ids = list(set(person_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Outbox.person_id, Outbox.sent_at, Outbox.payload).where(
+            Outbox.person_id.in_(ids),
+            Outbox.status == OutboxStatus.SENT,
+            Outbox.kind.in_(list(kinds)),
+            Outbox.sent_at >= since,
+        )
+    )
+    sent: dict[int, list[datetime]] = {}
+    for person_id, sent_at, payload in rows:
+        if not (payload or {}).get("on_join"):  # the welcome on joining is not unsolicited
+            sent.setdefault(person_id, []).append(sent_at)
+    return sent
+
+
+async def next_wake(session: AsyncSession) -> datetime | None:
+    """The earliest moment a row becomes claimable (due, or its lease runs out)."""
+    due = await session.scalar(
+        select(Outbox.due_at).where(Outbox.status == OutboxStatus.PENDING)
+        .order_by(Outbox.due_at).limit(1)
+    )
+    lease = await session.scalar(
+        select(Outbox.claimed_until).where(Outbox.status == OutboxStatus.CLAIMED)
+        .order_by(Outbox.claimed_until).limit(1)
+    )
+    moments = [m for m in (due, lease) if m is not None]
+    return min(moments) if moments else None
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))
+    return {str(status): int(n) for status, n in rows}

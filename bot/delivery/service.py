@@ -1,0 +1,104 @@
+"""Wiring: planner and dispatcher on an APScheduler ``AsyncIOScheduler``.
+
+Jobs live only in memory and carry fixed ids: everything durable is in the outbox, so a
+restart re-creates the two jobs and the first dispatch picks up whatever is due (including
+rows a crashed worker left claimed, once their lease runs out).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.delivery.config import DeliveryConfig
+from bot.delivery.dispatcher import Dispatcher, DispatchReport, Sender
+from bot.delivery.planner import PlanReport, replan_team, teams_to_plan
+from bot.delivery.render import Renderer
+from bot.i18n import Catalogs
+
+log = logging.getLogger(__name__)
+
+DISPATCH_JOB = "outbox-dispatch"
+PLAN_JOB = "outbox-plan"
+
+
+@dataclass
+class DeliveryService:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    dispatcher: Dispatcher
+    config: DeliveryConfig
+    _scheduler: AsyncIOScheduler | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        catalogs: Catalogs,
+        clock: Clock,
+        sender: Sender,
+        default_locale: str,
+        config: DeliveryConfig | None = None,
+        worker: str | None = None,
+    ) -> DeliveryService:
+        config = config or DeliveryConfig()
+        dispatcher = Dispatcher(sessions, sender, Renderer(catalogs, default_locale), clock,
+                                config, worker=worker)
+        return cls(sessions, clock, dispatcher, config)
+
+    async def run_once(self) -> DispatchReport:
+        """Send everything due now, batch after batch (tests call this with a frozen clock)."""
+        return await self.dispatcher.run_until_idle()
+
+    async def plan_all(self) -> PlanReport:
+        """Replan every team that may still get messages; one transaction per team."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            team_ids = await teams_to_plan(session, now, self.config)
+        report = PlanReport()
+        for team_id in team_ids:
+            async with self.sessions.begin() as session:
+                report += await replan_team(session, team_id, now, self.config)
+        return report
+
+    async def _dispatch_job(self) -> None:
+        try:
+            await self.dispatcher.run_until_idle()
+        except Exception:  # a bad tick must not stop the next one
+            log.exception("outbox dispatch failed")
+
+    async def _plan_job(self) -> None:
+        try:
+            report = await self.plan_all()
+            log.info("outbox planned added=%d moved=%d cancelled=%d",
+                     report.added, report.moved, report.cancelled)
+        except Exception:
+            log.exception("outbox planning failed")
+
+    def start(self) -> None:
+        """Start the jobs (inside the running event loop); the first runs happen at once."""
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        now = datetime.now(UTC)  # APScheduler triggers run on the wall clock by design
+        scheduler.add_job(self._plan_job, "interval", id=PLAN_JOB, replace_existing=True,
+                          seconds=self.config.replan_interval.total_seconds(),
+                          max_instances=1, coalesce=True, next_run_time=now)
+        scheduler.add_job(self._dispatch_job, "interval", id=DISPATCH_JOB,
+                          replace_existing=True,
+                          seconds=self.config.poll_interval.total_seconds(),
+                          max_instances=1, coalesce=True, next_run_time=now)
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("outbox started worker=%s", self.dispatcher.worker)
+
+    async def stop(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            # wait=False: a dispatch in progress finishes its sends; an unrecorded one is
+            # covered by the lease.
+            self._scheduler.shutdown(wait=False)
+        self._scheduler = None
