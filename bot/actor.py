@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.context import Actor, BotContext
+from bot.delivery import events
 from bot.i18n import negotiate_locale
 from storage import queries
 
@@ -25,6 +26,7 @@ class ActorRecord:
     participant_team_ids: frozenset[int]
     instructor_team_ids: frozenset[int]
     coordinator_municipality_ids: frozenset[int]
+    unreachable: bool = False
 
 
 async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> ActorRecord:
@@ -42,6 +44,7 @@ async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> Act
         participant_team_ids=frozenset(m.team_id for m in participant),
         instructor_team_ids=frozenset(m.team_id for m in memberships if m.role == "instructor"),
         coordinator_municipality_ids=frozenset(g.municipality_id for g in grants),
+        unreachable=person.unreachable_at is not None,
     )
 
 
@@ -54,6 +57,10 @@ async def load_actor(update: Update, context: BotContext) -> None:
     services = context.services
     async with services.sessions() as session:
         record = await load_actor_record(session, user.id)
+    if record.unreachable and record.person_id is not None:
+        # They blocked the bot once and are writing again: deliver to them again.
+        async with services.sessions.begin() as session:
+            await events.person_returned(session, record.person_id, services.clock.now())
     locale = negotiate_locale(
         chosen=record.chosen_locale,
         telegram_language_code=user.language_code,

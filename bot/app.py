@@ -19,9 +19,11 @@ from telegram.ext import (
 from bot import actor, errors
 from bot.commands import register_menus
 from bot.context import BotContext, BotData, Services
-from bot.handlers import common
+from bot.delivery import handlers as delivery_handlers
+from bot.handlers import common, participant, questionnaire
 from bot.updates import ChatOrderedUpdateProcessor
-from dialogs import language
+from dialogs import action_plan, course, language, onboarding, settings
+from dialogs.questionnaires import screens as questionnaire_screens
 
 # Handler groups, in the order PTB runs them for each update.
 GROUP_LOAD_ACTOR = -10
@@ -71,12 +73,39 @@ def build_application(
 def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, actor.load_actor), group=GROUP_LOAD_ACTOR)
+    onboarding_steps = "|".join((
+        onboarding.LANGUAGE, onboarding.ABOUT, onboarding.CONSENT_YES, onboarding.CONSENT_NO,
+        onboarding.ADULT_YES, onboarding.ADULT_NO,
+    ))
     for handler in (
-        CommandHandler("start", common.start, filters=private),
+        CommandHandler("start", participant.start, filters=private),
         CommandHandler("help", common.help_command, filters=private),
         CommandHandler("language", common.language_command, filters=private),
+        CommandHandler("course", participant.course_command, filters=private),
+        CommandHandler("progress", participant.progress_command, filters=private),
+        CommandHandler("settings", participant.settings_command, filters=private),
+        CommandHandler("plan", questionnaire.plan_command, filters=private),
         CallbackQueryHandler(common.language_chosen, pattern=rf"^v1:{language.ACTION}:"),
+        CallbackQueryHandler(participant.onboarding_step, pattern=rf"^v1:({onboarding_steps}):"),
+        CallbackQueryHandler(
+            participant.name_button,
+            pattern=rf"^v1:({onboarding.NAME_KEEP}|{onboarding.NAME_WRITE})$",
+        ),
+        CallbackQueryHandler(participant.module_step, pattern=rf"^v1:{course.STEP}:"),
+        CallbackQueryHandler(participant.module_done, pattern=rf"^v1:{course.DONE}:"),
+        CallbackQueryHandler(participant.settings_button, pattern=rf"^v1:{settings.ACTION}:"),
+        CallbackQueryHandler(questionnaire.start_from_prompt, pattern=r"^v1:q:start:"),
+        CallbackQueryHandler(
+            questionnaire.tap,
+            pattern=rf"^v1:({'|'.join(sorted(questionnaire_screens.ACTIONS))}):",
+        ),
+        CallbackQueryHandler(questionnaire.plan_button, pattern=rf"^v1:{action_plan.ACTION}:"),
+        CallbackQueryHandler(delivery_handlers.not_now, pattern=delivery_handlers.LATER_PATTERN),
         CallbackQueryHandler(common.stale_button),
+        MessageHandler(
+            private & filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED,
+            participant.text_message,
+        ),
         MessageHandler(private & ~filters.UpdateType.EDITED, common.not_understood),
     ):
         application.add_handler(handler, group=GROUP_DIALOGS)

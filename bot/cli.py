@@ -22,6 +22,16 @@ app.add_typer(db_app, name="db")
 app.add_typer(i18n_app, name="i18n")
 
 
+def _add_coordinator_commands() -> None:
+    from bot.cli_coordinator import invite_app, team_app
+
+    app.add_typer(team_app, name="team")
+    app.add_typer(invite_app, name="invite")
+
+
+_add_coordinator_commands()
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"mestring: {message}", err=True)
     raise typer.Exit(code)
@@ -68,6 +78,9 @@ def demo(
         Path | None, typer.Option(help="Read the participant's lines from this file.")
     ] = None,
     keep: Annotated[bool, typer.Option(help="Keep the demo database from the last run.")] = False,
+    newcomer: Annotated[
+        bool, typer.Option(help="Start outside the team and join with /invite.")
+    ] = False,
 ) -> None:
     """Try the bot here: no token, no network, you are a participant."""
     from bot import logs
@@ -78,7 +91,9 @@ def demo(
     if script is not None and not script.is_file():
         fail(f"no such script file: {script}")
     try:
-        asyncio.run(run_demo(settings, demo_database(settings, fresh=not keep), script=script))
+        asyncio.run(run_demo(
+            settings, demo_database(settings, fresh=not keep), script=script, newcomer=newcomer
+        ))
     except KeyboardInterrupt:
         typer.echo("")
 

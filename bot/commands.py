@@ -17,6 +17,10 @@ class MenuCommand:
 
 PARTICIPANT_MENU: tuple[MenuCommand, ...] = (
     MenuCommand("start", N_("Start or go back to the start")),
+    MenuCommand("course", N_("The modules and webinar dates")),
+    MenuCommand("progress", N_("Your progress as a picture")),
+    MenuCommand("plan", N_("Make a small plan for the week")),
+    MenuCommand("settings", N_("Language, reminders, quiet hours, name")),
     MenuCommand("help", N_("What I can do, and help numbers")),
     MenuCommand("language", N_("Choose language")),
 )

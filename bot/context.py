@@ -6,7 +6,9 @@ handler's needs are visible and checked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -14,6 +16,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.i18n import Catalogs, Tr
 from bot.settings import Settings
+from dialogs.questionnaires import Questionnaire, load_questionnaires
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,15 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     catalogs: Catalogs
     clock: Clock
+    # Validated once at start; a broken data file stops the start, not a conversation.
+    questionnaires: Mapping[str, Questionnaire] = field(default_factory=load_questionnaires)
+
+    @property
+    def throttle_secret(self) -> bytes:
+        """Key for hashing who guessed wrong codes; stable per deployment, never stored."""
+        settings = self.settings
+        seed = settings.telegram_token.get_secret_value() if settings.telegram_token else "local"
+        return hashlib.sha256(b"mestring-throttle:" + seed.encode()).digest()
 
 
 class BotData:

@@ -24,8 +24,10 @@ from bot.clock import Clock, SystemClock
 from bot.local_api import SimMessage
 from bot.sandbox import Sandbox, open_sandbox
 from bot.settings import Settings
+from dialogs.course import open_module
+from dialogs.invites import create_invite
 from storage import queries
-from storage.models import Consent, Person
+from storage.models import Consent, InviteRole, Person
 
 DEMO_USER_ID = 424242
 DEMO_FIRST_NAME = "Demo"
@@ -33,6 +35,7 @@ DEMO_MUNICIPALITY = "Demo Kommune"
 DEMO_TEAM = "Demohold"
 DEMO_WEBINAR_URL = "https://webinar.example.org/demohold"
 QUIT = "/quit"
+INVITE = "/invite"
 DEMO_CONSENT_VERSION = "demo"
 
 
@@ -45,10 +48,12 @@ def first_webinar(now: datetime, tz: ZoneInfo) -> datetime:
 
 
 async def seed_demo(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, *, language: str = "da"
-) -> None:
-    """A demo municipality and team with six weekly webinars from next week, and the demo
-    participant already enrolled with consent (demo data only), idempotently."""
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, *, language: str = "da",
+    enrol: bool = True,
+) -> str:
+    """A demo municipality and team with six weekly webinars from next week, idempotently;
+    with ``enrol`` the demo participant is already in it (consent recorded as demo data).
+    Returns a fresh participant invite code for the team (only its hash is stored)."""
     tz = ZoneInfo("Europe/Copenhagen")
     async with sessions.begin() as session:
         municipality = await queries.get_municipality_by_name(session, DEMO_MUNICIPALITY)
@@ -67,15 +72,21 @@ async def seed_demo(
                 language=language,
                 webinar_url=DEMO_WEBINAR_URL,
             )
-        if await queries.get_person_by_telegram_id(session, DEMO_USER_ID) is None:
+        if enrol and await queries.get_person_by_telegram_id(session, DEMO_USER_ID) is None:
             person = Person(
-                telegram_user_id=DEMO_USER_ID, chat_id=DEMO_USER_ID, display_name=DEMO_FIRST_NAME
+                telegram_user_id=DEMO_USER_ID, chat_id=DEMO_USER_ID, display_name=DEMO_FIRST_NAME,
+                created_at=clock.now(),
             )
             session.add(person)
             await session.flush()
             session.add(Consent(person_id=person.id, version=DEMO_CONSENT_VERSION, given=True,
                                 at=clock.now()))
-            await queries.add_membership(session, person, team)
+            membership = await queries.add_membership(session, person, team)
+            membership.joined_at = clock.now()
+            await open_module(session, membership.id, 1, clock.now())
+        invite = await create_invite(session, team=team, role=InviteRole.PARTICIPANT,
+                                     now=clock.now(), created_by="demo")
+        return invite.code
 
 
 @dataclass
@@ -118,7 +129,9 @@ class ChatPrinter:
         self.out.flush()
 
 
-async def drive(sandbox: Sandbox, lines: AsyncIterator[str], out: TextIO, *, echo: bool) -> None:
+async def drive(
+    sandbox: Sandbox, lines: AsyncIterator[str], out: TextIO, *, echo: bool, invite_code: str
+) -> None:
     printer = ChatPrinter(sandbox, DEMO_USER_ID, out)
     async for raw in lines:
         line = raw.strip()
@@ -135,6 +148,9 @@ async def drive(sandbox: Sandbox, lines: AsyncIterator[str], out: TextIO, *, ech
                 continue
             message_id, label = printer.buttons[index]
             await sandbox.press(DEMO_USER_ID, label, message_id=message_id)
+        elif line == INVITE:
+            # What tapping the team's invite link does in Telegram.
+            await sandbox.send_text(DEMO_USER_ID, f"/start {invite_code}")
         else:
             await sandbox.send_text(DEMO_USER_ID, line)
         printer.print_new()
@@ -166,6 +182,7 @@ async def run_demo(
     db_path: Path,
     *,
     script: Path | None = None,
+    newcomer: bool = False,
     stdin: TextIO = sys.stdin,
     out: TextIO = sys.stdout,
 ) -> None:
@@ -173,13 +190,19 @@ async def run_demo(
     async with open_sandbox(
         settings=settings, database_url=f"sqlite:///{db_path.as_posix()}", clock=clock
     ) as sandbox:
-        await seed_demo(sandbox.services.sessions, clock, language=settings.default_locale)
+        invite_code = await seed_demo(
+            sandbox.services.sessions, clock, language=settings.default_locale,
+            enrol=not newcomer,
+        )
         sandbox.api.add_user(DEMO_USER_ID, DEMO_FIRST_NAME, language_code=settings.default_locale)
         interactive = script is None and stdin.isatty()
         if interactive:
             out.write(
                 "mestring demo — you are a participant. A number presses a button, "
-                f"anything else is sent as text, {QUIT} ends. Try /start or /help.\n"
+                f"anything else is sent as text, {QUIT} ends.\n"
+                + (f"Type {INVITE} to open the team's invite link, as a new participant would.\n"
+                   if newcomer else
+                   f"Try /course, /progress, /settings or /help; {INVITE} opens the invite link.\n")
             )
             out.flush()
 
@@ -189,11 +212,13 @@ async def run_demo(
 
         if script is not None:
             with script.open(encoding="utf-8") as fh:
-                await drive(sandbox, _lines_from(fh, None), out, echo=True)
+                await drive(sandbox, _lines_from(fh, None), out, echo=True,
+                            invite_code=invite_code)
         else:
             await drive(
                 sandbox,
                 _lines_from(stdin, prompt if interactive else None),
                 out,
                 echo=not interactive,
+                invite_code=invite_code,
             )

@@ -30,6 +30,9 @@ LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
+# English readers here live in Denmark or Norway: day-month dates and a 24-hour clock.
+_FORMAT_LOCALES = {"en": "en_GB"}
+
 # Telegram reports the app's interface language; Norwegian apps may say "no" or "nn".
 _TELEGRAM_LANGUAGE_ALIASES = {"da": "da", "nb": "nb", "no": "nb", "nn": "nb", "en": "en"}
 
@@ -78,7 +81,7 @@ class Tr:
 
     @property
     def babel_locale(self) -> Locale:
-        return Locale.parse(self.locale)
+        return Locale.parse(_FORMAT_LOCALES.get(self.locale, self.locale))
 
     def _(self, message: str, /, **params: object) -> str:
         text = self._translations.gettext(message)
@@ -97,6 +100,16 @@ class Tr:
 
     def time(self, value: datetime | time, tz: ZoneInfo | None = None, fmt: str = "short") -> str:
         return format_time(value, format=fmt, tzinfo=tz, locale=self.babel_locale)
+
+    def day(self, value: datetime, tz: ZoneInfo) -> str:
+        """Weekday and date in the reader's words, e.g. "torsdag den 7. januar 2027"."""
+        return format_date(value.astimezone(tz).date(), format="full", locale=self.babel_locale)
+
+    def when(self, value: datetime, tz: ZoneInfo) -> str:
+        """Weekday, date and clock time, e.g. "torsdag 7. januar kl. 19.00"."""
+        return self._(
+            "{date} at {time}", date=self.day(value, tz), time=self.time(value, tz)
+        )
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.babel_locale)

@@ -17,6 +17,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import DOMAIN, LOCALES_DIR, SOURCE_LOCALE, SUPPORTED_LOCALES, placeholders, po_path
+from dialogs.content.course import COURSE_LOCATION, translatable_strings
+from dialogs.questionnaires.loader import DATA_DIR as QUESTIONNAIRE_DIR
+from dialogs.questionnaires.loader import message_ids as questionnaire_message_ids
 
 PROJECT_DIR = LOCALES_DIR.parent
 POT_PATH = LOCALES_DIR / f"{DOMAIN}.pot"
@@ -38,6 +41,27 @@ def extract(project_dir: Path = PROJECT_DIR) -> Catalog:
                 None,
                 [(f"{folder}/{filename}", lineno)],
                 auto_comments=comments,
+                flags=("python-brace-format",) if _has_placeholders(message) else (),
+            )
+    # Course content is data, not code, but its words are message ids all the same.
+    course_file = project_dir / COURSE_LOCATION
+    if course_file.exists():
+        for message, location, lineno in translatable_strings(course_file, COURSE_LOCATION):
+            template.add(
+                message,
+                None,
+                [(location, lineno)],
+                flags=("python-brace-format",) if _has_placeholders(message) else (),
+            )
+    # Questionnaire words are message ids too (the shipped files only: an evaluator's own
+    # file carries its licensed wording inline and never goes through the catalogs).
+    questionnaires = project_dir / QUESTIONNAIRE_DIR.relative_to(PROJECT_DIR)
+    if questionnaires.is_dir():
+        for message, location, _where in questionnaire_message_ids(questionnaires, project_dir):
+            template.add(
+                message,
+                None,
+                [location],
                 flags=("python-brace-format",) if _has_placeholders(message) else (),
             )
     return template

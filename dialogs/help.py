@@ -24,9 +24,11 @@ def help_screen(tr: Tr) -> Screen:
                 "and ask you short questions about how you are doing."
             ),
             tr._(
-                "/start – begin or go back to the start\n"
-                "/help – this help\n"
-                "/language – choose your language"
+                "/course – the modules and webinar dates\n"
+                "/progress – your progress as a picture\n"
+                "/plan – make a small plan for the week\n"
+                "/settings – language, reminders, quiet hours, name\n"
+                "/help – this help"
             ),
             tr._("Questions about the course? Write to your instructor in the webinar chat."),
             tr._("<b>If you need help now</b>"),

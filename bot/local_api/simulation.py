@@ -151,6 +151,16 @@ class Simulation:
         chat = self._chat_for(user, None)
         return self._press(user, chat, message_id, callback_data)
 
+    def press_forged(self, user_id: int, message_id: int, callback_data: str) -> int:
+        """A modified client pressing a bot message with callback data of its own choosing.
+
+        Telegram does not check that the data belongs to a button (MTProto clients send the
+        bytes), so a bot must treat callback data as a request, never as proof.
+        """
+        user = self.user(user_id)
+        return self._press(user, self._chat_for(user, None), message_id, callback_data,
+                           forged=True)
+
     def press_button_in(
         self, user_id: int, chat_id: int, message_id: int, callback_data: str
     ) -> int:
@@ -177,12 +187,14 @@ class Simulation:
             + f"; available buttons by message_id: {available or 'none'}"
         )
 
-    def _press(self, user: SimUser, chat: SimChat, message_id: int, data: str) -> int:
+    def _press(
+        self, user: SimUser, chat: SimChat, message_id: int, data: str, *, forged: bool = False
+    ) -> int:
         message = self.state.find_message(chat.chat_id, message_id)
         if message is None or not message.from_bot:
             raise SimulationError(f"no bot message {message_id} in chat {chat.chat_id}")
         datas = [b.get("callback_data") for b in message.buttons()]
-        if data not in datas:
+        if not forged and data not in datas:
             raise SimulationError(
                 f"message {message_id} has no button with callback_data {data!r}; "
                 f"buttons: {[(b.get('text'), b.get('callback_data')) for b in message.buttons()]}"

@@ -42,3 +42,16 @@ def test_demo_reads_standard_input_when_it_is_not_a_terminal(tmp_path: Path) -> 
     result = run(["demo"], tmp_path, stdin="/help\n")
     assert result.returncode == 0, result.stderr
     assert "you › /help\nbot › Hjælp" in result.stdout
+
+
+def test_demo_newcomer_joins_from_the_invite_link(tmp_path: Path) -> None:
+    script = tmp_path / "join.txt"
+    # language (Danish preselected), continue, consent, 18+, keep the name, then the course.
+    script.write_text("/invite\n1\n1\n1\n1\n1\n/course\n", encoding="utf-8")
+    result = run(["demo", "--newcomer", "--script", str(script)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Velkommen! Du er inviteret til kurset med Demohold." in result.stdout
+    assert "Tak, Demo! Nu er du med på Demohold." in result.stdout
+    assert "Din kursusplan – Demohold" in result.stdout
+    assert "bot › Modul 1 er åbent:" in result.stdout
+    assert "📖 1." in result.stdout.split("you › /course")[1]

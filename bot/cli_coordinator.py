@@ -1,0 +1,181 @@
+"""``mestring team …`` and ``mestring invite …``: coordinator work on the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
+
+import segno
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot
+from telegram.helpers import create_deep_linked_url
+
+from bot.clock import SystemClock
+from bot.settings import Settings, SettingsError
+from dialogs import coordinator
+from storage.engine import create_engine, create_sessionmaker
+from storage.migrate import upgrade
+from storage.models import InviteRole
+
+team_app = typer.Typer(no_args_is_help=True, help="Teams and their webinars.")
+invite_app = typer.Typer(no_args_is_help=True, help="Invite links for participants and staff.")
+console = Console()
+T = TypeVar("T")
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _run_in_transaction(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    url = settings.resolved_database_url
+    upgrade(url)
+
+    async def go() -> T:
+        engine = create_engine(url)
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def bot_username(settings: Settings) -> str:
+    """From MESTRING_BOT_USERNAME, else asked from Telegram (getMe) with the token."""
+    if settings.bot_username:
+        return settings.bot_username.removeprefix("@")
+    try:
+        token = settings.require_token()
+    except SettingsError:
+        raise SettingsError(
+            "MESTRING_BOT_USERNAME is not set and there is no MESTRING_TELEGRAM_TOKEN to ask "
+            "Telegram for it: set one of them"
+        ) from None
+
+    async def ask() -> str:
+        root = settings.telegram_api_url
+        async with Bot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot") as bot:
+            return bot.username
+
+    return asyncio.run(ask())
+
+
+def _link(username: str, code: str) -> str:
+    return create_deep_linked_url(username, code)
+
+
+def _write_qr(link: str, path: Path) -> None:
+    # High error correction: printed posters get folded, scuffed and photographed at angles.
+    segno.make(link, error="h").save(str(path), scale=10, border=4)
+
+
+@team_app.command("create")
+def team_create(
+    municipality: Annotated[str, typer.Option(help="Municipality name, e.g. Køge.")],
+    name: Annotated[str, typer.Option(help='Team name, e.g. "Hold 3".')],
+    first_session: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%dT%H:%M"],
+                               help="First webinar, local time: 2027-01-07T19:00.")
+    ],
+    webinar_url: Annotated[str | None, typer.Option(help="Join link of the webinars.")] = None,
+    language: Annotated[str | None, typer.Option(help="da, nb or en.")] = None,
+    country: Annotated[str | None, typer.Option(help="DK or NO, for a new municipality.")]
+    = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone; default the municipality's.")]
+    = None,
+    qr_dir: Annotated[Path | None, typer.Option(help="Also write QR code PNGs here.")] = None,
+) -> None:
+    """Create a team with six weekly webinars and print its invite links."""
+    from bot.cli import fail, settings_or_exit
+
+    settings = settings_or_exit()
+    if language is not None and language not in ("da", "nb", "en"):
+        fail("--language must be da, nb or en")
+    try:
+        username = bot_username(settings)
+        created = _run_in_transaction(settings, lambda s: coordinator.create_team_with_invites(
+            s, municipality_name=municipality, team_name=name, first_session_local=first_session,
+            webinar_url=webinar_url, language=language, country=country, timezone=timezone,
+            now=SystemClock().now(), actor=_actor(),
+        ))
+    except (SettingsError, coordinator.CoordinatorError) as exc:
+        fail(str(exc))
+    tz = ZoneInfo(created.team.timezone)
+    table = Table(title=f"{created.municipality.name} – {created.team.name}")
+    table.add_column("module")
+    table.add_column("webinar (local time)")
+    for number, start in enumerate(created.session_starts, start=1):
+        table.add_row(str(number), start.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z"))
+    console.print(table)
+    _print_invite("participants", username, created.participant_invite.code,
+                  created.participant_invite.invite.id, qr_dir)
+    _print_invite("instructor", username, created.instructor_invite.code,
+                  created.instructor_invite.invite.id, qr_dir)
+
+
+def _print_invite(whom: str, username: str, code: str, invite_id: int, qr_dir: Path | None) -> None:
+    link = _link(username, code)
+    # One plain line per invite, so it can be copied or grepped: "<whom>: <link>".
+    typer.echo(f"{whom}: {link}")
+    typer.echo(f"  (invite {invite_id}; revoke with: mestring invite revoke {invite_id})")
+    if qr_dir is not None:
+        qr_dir.mkdir(parents=True, exist_ok=True)
+        path = qr_dir / f"invite-{invite_id}-{whom}.png"
+        _write_qr(link, path)
+        typer.echo(f"  QR code: {path}")
+
+
+@invite_app.command("create")
+def invite_create(
+    municipality: Annotated[str, typer.Option(help="Municipality name.")],
+    team: Annotated[str, typer.Option(help="Team name.")],
+    role: Annotated[str, typer.Option(help="participants or instructor.")] = "participants",
+    days: Annotated[int | None, typer.Option(help="Valid for this many days.")] = None,
+    qr: Annotated[Path | None, typer.Option(help="Write a QR code PNG into this folder.")] = None,
+) -> None:
+    """Make a new invite link for a team."""
+    from bot.cli import fail, settings_or_exit
+
+    roles = {"participants": InviteRole.PARTICIPANT, "participant": InviteRole.PARTICIPANT,
+             "instructor": InviteRole.INSTRUCTOR}
+    if role not in roles:
+        fail("--role must be participants or instructor")
+    settings = settings_or_exit()
+    try:
+        username = bot_username(settings)
+        new = _run_in_transaction(settings, lambda s: coordinator.new_team_invite(
+            s, municipality_name=municipality, team_name=team, role=roles[role],
+            valid_for=timedelta(days=days) if days else None,
+            now=SystemClock().now(), actor=_actor(),
+        ))
+    except (SettingsError, coordinator.CoordinatorError) as exc:
+        fail(str(exc))
+    whom = "participants" if roles[role] is InviteRole.PARTICIPANT else "instructor"
+    _print_invite(whom, username, new.code, new.invite.id, qr)
+
+
+@invite_app.command("revoke")
+def invite_revoke(invite_id: Annotated[int, typer.Argument(help="The invite's number.")]) -> None:
+    """Stop an invite link from working."""
+    from bot.cli import fail, settings_or_exit
+
+    settings = settings_or_exit()
+    try:
+        _run_in_transaction(settings, lambda s: coordinator.revoke(
+            s, invite_id, now=SystemClock().now(), actor=_actor()
+        ))
+    except coordinator.CoordinatorError as exc:
+        fail(str(exc))
+    typer.echo(f"invite {invite_id} revoked")

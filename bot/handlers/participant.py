@@ -1,0 +1,427 @@
+"""Participant handlers: joining by invite link, the course, module steps, typed answers.
+
+Thin by design: parse, check who presses (from the database, never from the button alone),
+call a dialog use-case in one transaction, then render — after the transaction, so no
+database lock is held while Telegram answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+
+from bot import render
+from bot.context import Actor, BotContext
+from bot.delivery import events
+from bot.handlers import common, questionnaire
+from bot.i18n import SUPPORTED_LOCALES, Tr
+from dialogs import (
+    action_plan,
+    course,
+    invites,
+    language,
+    onboarding,
+    progress,
+    settings,
+    state,
+)
+from dialogs.callbacks import CallbackDataError, callback, decode
+from dialogs.invites import InviteStatus
+from dialogs.screen import Screen
+
+
+def _actor(context: BotContext) -> Actor:
+    if context.actor is None:
+        raise RuntimeError("the actor loader did not run before this handler")
+    return context.actor
+
+
+# -- /start with an invite code ----------------------------------------------------------------
+
+
+async def start(update: Update, context: BotContext) -> None:
+    payload = context.args[0] if context.args else ""
+    if not payload:
+        await common.start(update, context)
+        return
+    actor = _actor(context)
+    screen = await _invitation_screen(context, actor, payload, actor.tr)
+    await render.send(update, screen)
+
+
+async def _invitation_screen(
+    context: BotContext, actor: Actor, code: str, tr: Tr, *, show: str = "language"
+) -> Screen:
+    """Look the code up again (throttled) and show the onboarding screen named by ``show``."""
+    services = context.services
+    now = services.clock.now()
+    async with services.sessions.begin() as session:
+        if await invites.is_throttled(
+            session, actor.telegram_user_id, services.throttle_secret, now
+        ):
+            return onboarding.throttled_screen(tr)
+        invitation = await onboarding.look_up_invitation(
+            session, code, actor.telegram_user_id, now
+        )
+        if invitation.check.status is InviteStatus.UNKNOWN:
+            await invites.record_wrong_code(
+                session, actor.telegram_user_id, services.throttle_secret, now
+            )
+    if not invitation.check.ok or invitation.team is None:
+        return onboarding.invite_problem_screen(tr, invitation.check.status)
+    assert invitation.check.invite is not None
+    if invitation.check.invite.role != "participant":
+        return onboarding.staff_invite_screen(tr)
+    if invitation.existing is onboarding.JoinStatus.ALREADY_MEMBER:
+        return onboarding.already_member_screen(tr, invitation.team)
+    if invitation.existing is onboarding.JoinStatus.OTHER_TEAM:
+        return onboarding.other_team_screen(tr)
+    match show:
+        case "about":
+            return onboarding.about_screen(tr, code)
+        case "privacy":
+            return onboarding.privacy_screen(tr, invitation.team, code)
+        case "adult":
+            return onboarding.adult_screen(tr, code)
+        case _:
+            return onboarding.choose_language_screen(tr, invitation.team, code)
+
+
+# -- onboarding buttons ------------------------------------------------------------------------
+
+
+def _lang(value: str) -> str:
+    if value not in SUPPORTED_LOCALES:
+        raise CallbackDataError("unknown language")
+    return value
+
+
+async def onboarding_step(update: Update, context: BotContext) -> None:
+    """Every onboarding button before consent: nothing stored, everything in the button."""
+    query = update.callback_query
+    assert query is not None
+    actor = _actor(context)
+    try:
+        data = decode(query.data)
+        tr = context.services.catalogs.tr(_lang(data.args[0]))
+        match data.action, data.args[1:]:
+            case onboarding.LANGUAGE, (code,):
+                screen = await _invitation_screen(context, actor, code, tr, show="about")
+            case onboarding.ABOUT, (code,):
+                screen = await _invitation_screen(context, actor, code, tr, show="privacy")
+            case onboarding.CONSENT_YES, (code,):
+                screen = await _invitation_screen(context, actor, code, tr, show="adult")
+            case onboarding.CONSENT_NO, ():
+                screen = onboarding.refused_screen(tr)
+            case onboarding.ADULT_NO, ():
+                screen = onboarding.under_age_screen(tr)
+            case onboarding.ADULT_YES, (code,):
+                await query.answer()
+                await _join(update, context, actor, tr, code)
+                return
+            case _:
+                raise CallbackDataError("unknown onboarding step")
+    except (CallbackDataError, IndexError):
+        await common.stale_button(update, context)
+        return
+    await query.answer()
+    await render.replace(update, screen)
+
+
+async def _join(update: Update, context: BotContext, actor: Actor, tr: Tr, code: str) -> None:
+    services = context.services
+    user = update.effective_user
+    assert user is not None
+    now = services.clock.now()
+    async with services.sessions.begin() as session:
+        result = await onboarding.join_team(
+            session,
+            code=code,
+            telegram_user_id=actor.telegram_user_id,
+            chat_id=actor.chat_id,
+            locale=tr.locale,
+            telegram_language_code=user.language_code,
+            now=now,
+        )
+        if result.membership_id is not None:
+            # Plan the newcomer's messages now (baseline, modules, reminders), not at the
+            # next periodic replan.
+            await events.membership_changed(session, result.membership_id, now)
+    match result.status:
+        case onboarding.JoinStatus.JOINED:
+            screen = onboarding.name_question_screen(tr, user.first_name)
+        case onboarding.JoinStatus.ALREADY_MEMBER:
+            assert result.team is not None
+            screen = onboarding.already_member_screen(tr, result.team)
+        case onboarding.JoinStatus.OTHER_TEAM:
+            screen = onboarding.other_team_screen(tr)
+        case onboarding.JoinStatus.STAFF_INVITE:
+            screen = onboarding.staff_invite_screen(tr)
+        case _:
+            screen = onboarding.invite_problem_screen(tr, InviteStatus.UNKNOWN)
+    await render.replace(update, screen)
+
+
+async def name_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = _actor(context)
+    if actor.person_id is None:
+        await common.stale_button(update, context)
+        return
+    await query.answer()
+    if query.data == callback(onboarding.NAME_WRITE):
+        async with context.services.sessions.begin() as session:
+            await state.wait_for(session, actor.person_id, state.AWAITING_NAME,
+                                 context.services.clock.now())
+        await render.replace(update, onboarding.write_name_screen(actor.tr))
+        return
+    user = update.effective_user
+    name = onboarding.clean_name(user.first_name if user else "")
+    if name is None:
+        await render.replace(update, onboarding.write_name_screen(actor.tr))
+        return
+    await _name_chosen(update, context, actor, name)
+
+
+async def _name_chosen(update: Update, context: BotContext, actor: Actor, name: str) -> None:
+    assert actor.person_id is not None
+    services = context.services
+    now = services.clock.now()
+    async with services.sessions.begin() as session:
+        first_time = actor.display_name is None
+        await onboarding.set_display_name(session, actor.person_id, name)
+        await state.stop_waiting(session, actor.person_id)
+        membership = await course.participant_membership(session, actor.person_id)
+        view = await course.course_view(session, membership, now) if membership else None
+    if not first_time or view is None:
+        await render.send(update, onboarding.name_changed_screen(actor.tr, name))
+        return
+    tr = actor.tr
+    await render.send(update, onboarding.welcome_in_team_screen(tr, name, view.team_name))
+    await render.send(update, course.plan_screen(tr, view))
+    await render.send(update, course.module_opened_screen(tr, 1))
+
+
+# -- typed text ----------------------------------------------------------------------------
+
+
+async def text_message(update: Update, context: BotContext) -> None:
+    """Free text: an answer the bot waits for, or a kind hint."""
+    actor = _actor(context)
+    message = update.effective_message
+    if actor.person_id is not None and message is not None and message.text is not None:
+        async with context.services.sessions() as session:
+            waiting = await state.waiting_for(session, actor.person_id)
+        if waiting is not None and waiting.state == questionnaire.STATE:
+            await questionnaire.typed_answer(update, context, int(waiting.data["response_id"]))
+            return
+        if waiting is not None and waiting.state == action_plan.STATE:
+            await questionnaire.typed_plan(update, context)
+            return
+        if waiting is not None and waiting.state == state.AWAITING_NAME:
+            name = onboarding.clean_name(message.text)
+            if name is None:
+                await render.send(update, onboarding.bad_name_screen(actor.tr))
+                return
+            await _name_chosen(update, context, actor, name)
+            return
+    await common.not_understood(update, context)
+
+
+# -- the course ------------------------------------------------------------------------------
+
+
+async def course_command(update: Update, context: BotContext) -> None:
+    actor = _actor(context)
+    view = await _course_view(context, actor)
+    if view is None:
+        await render.send(update, not_in_team_screen(actor.tr))
+        return
+    await render.send(update, course.course_screen(actor.tr, view))
+
+
+async def _course_view(context: BotContext, actor: Actor) -> course.CourseView | None:
+    if actor.person_id is None:
+        return None
+    async with context.services.sessions() as session:
+        membership = await course.participant_membership(session, actor.person_id)
+        if membership is None:
+            return None
+        return await course.course_view(session, membership, context.services.clock.now())
+
+
+def not_in_team_screen(tr: Tr) -> Screen:
+    return Screen.of(tr._(
+        "You are not in a team yet. Open the invite link from your municipality to join."
+    ))
+
+
+async def module_step(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = _actor(context)
+    try:
+        data = decode(query.data)
+        module_no, step = (int(a) for a in data.args)
+    except (CallbackDataError, ValueError):
+        await common.stale_button(update, context)
+        return
+    view = await _course_view(context, actor)
+    row = next((r for r in view.rows if r.module.number == module_no), None) if view else None
+    if row is None:
+        await query.answer(actor.tr._("This button belongs to a course you are not in."),
+                           show_alert=True)
+        return
+    if row.status is course.ModuleStatus.LOCKED:
+        await query.answer(actor.tr._("Module {number} has not opened yet.", number=module_no),
+                           show_alert=True)
+        return
+    await query.answer()
+    await render.replace(update, course.module_step_screen(
+        actor.tr, module_no, step, elearning_url=None
+    ))
+
+
+async def module_done(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = _actor(context)
+    try:
+        (module_arg,) = decode(query.data).args
+        module_no = int(module_arg)
+    except (CallbackDataError, ValueError):
+        await common.stale_button(update, context)
+        return
+    if actor.person_id is None:
+        result = course.PrepResult.NOT_A_PARTICIPANT
+    else:
+        async with context.services.sessions.begin() as session:
+            result = await course.mark_prepared(
+                session, actor.person_id, module_no, context.services.clock.now()
+            )
+    await query.answer(course.prepared_screen(actor.tr, result, module_no),
+                       show_alert=result is not course.PrepResult.MARKED)
+    if result is course.PrepResult.MARKED and query.message is not None:
+        await _tick_done_button(query.message, actor.tr, module_no)
+
+
+async def _tick_done_button(message: object, tr: Tr, module_no: int) -> None:
+    """Show on the message itself that it is done, so the person sees it tomorrow too."""
+    markup = getattr(message, "reply_markup", None)
+    if not isinstance(markup, InlineKeyboardMarkup):
+        return
+    done = callback(course.DONE, module_no)
+    rows = [
+        [
+            InlineKeyboardButton("✓ " + tr._("Prepared"), callback_data=done)
+            if button.callback_data == done
+            else button
+            for button in row
+        ]
+        for row in markup.inline_keyboard
+    ]
+    await message.edit_reply_markup(InlineKeyboardMarkup(rows))  # type: ignore[attr-defined]
+
+
+# -- /progress -------------------------------------------------------------------------------
+
+
+async def progress_command(update: Update, context: BotContext) -> None:
+    actor = _actor(context)
+    if actor.person_id is None:
+        await render.send(update, not_in_team_screen(actor.tr))
+        return
+    async with context.services.sessions() as session:
+        membership = await course.participant_membership(session, actor.person_id)
+        data = await progress.load_progress(session, membership) if membership else None
+    if data is None:
+        await render.send(update, not_in_team_screen(actor.tr))
+        return
+    if data.is_empty:
+        await render.send(update, progress.no_progress_yet_screen(actor.tr))
+        return
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_action(ChatAction.UPLOAD_PHOTO)
+    # Drawing is CPU work: off the event loop, so other people's replies don't wait for it.
+    png = await asyncio.to_thread(progress.render_png, data, progress.chart_words(actor.tr))
+    caption = progress.progress_caption(actor.tr, data)
+    await chat.send_photo(png, caption=caption.text, parse_mode=ParseMode.HTML)
+
+
+# -- /settings -------------------------------------------------------------------------------
+
+
+async def settings_command(update: Update, context: BotContext) -> None:
+    actor = _actor(context)
+    if actor.person_id is None:
+        await render.send(update, not_in_team_screen(actor.tr))
+        return
+    await render.send(update, await _settings_screen(context, actor, actor.tr))
+
+
+async def _settings_screen(context: BotContext, actor: Actor, tr: Tr) -> Screen:
+    assert actor.person_id is not None
+    services = context.services
+    async with services.sessions() as session:
+        membership = await course.participant_membership(session, actor.person_id)
+        zone = (await course.course_view(session, membership, services.clock.now())).timezone \
+            if membership else ZoneInfo(services.settings.default_timezone)
+        view = await settings.settings_view(
+            session, actor.person_id, tr.locale, zone, services.clock.now()
+        )
+    return settings.settings_screen(tr, view)
+
+
+async def settings_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = _actor(context)
+    if actor.person_id is None:
+        await common.stale_button(update, context)
+        return
+    services = context.services
+    try:
+        data = decode(query.data)
+        match data.args:
+            case ("lang",):
+                await query.answer()
+                await render.replace(update, language.language_screen(actor.tr))
+                return
+            case ("quiet",):
+                async with services.sessions() as session:
+                    view = await settings.settings_view(
+                        session, actor.person_id, actor.locale,
+                        ZoneInfo(services.settings.default_timezone), services.clock.now(),
+                    )
+                await query.answer()
+                await render.replace(update, settings.quiet_hours_screen(actor.tr, view.quiet))
+                return
+            case ("q", start, end):
+                quiet = settings.parse_quiet(start, end)
+                async with services.sessions.begin() as session:
+                    await settings.set_quiet_hours(session, actor.person_id, *quiet)
+            case ("pause",):
+                async with services.sessions.begin() as session:
+                    await settings.pause_reminders(session, actor.person_id, services.clock.now())
+            case ("resume",):
+                async with services.sessions.begin() as session:
+                    await settings.resume_reminders(session, actor.person_id)
+            case ("name",):
+                async with services.sessions.begin() as session:
+                    await state.wait_for(session, actor.person_id, state.AWAITING_NAME,
+                                         services.clock.now())
+                await query.answer()
+                await render.replace(update, onboarding.write_name_screen(actor.tr))
+                return
+            case _:
+                raise CallbackDataError("unknown settings button")
+    except (CallbackDataError, ValueError):
+        await common.stale_button(update, context)
+        return
+    await query.answer()
+    await render.replace(update, await _settings_screen(context, actor, actor.tr))

@@ -1,0 +1,325 @@
+"""Joining a team from an invite link: language, what the bot does, consent, age, name.
+
+Nothing about a person is stored before they consent: until then every step is carried by the
+buttons themselves (language and invite code in the callback data), and a "no" leaves no trace.
+Consent, membership and study ID are then stored together in one transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import SUPPORTED_LOCALES, Tr
+from dialogs.callbacks import callback
+from dialogs.course import open_module, participant_membership
+from dialogs.invites import InviteCheck, InviteStatus, check_invite
+from dialogs.language import LANGUAGE_NAMES
+from dialogs.screen import Button, Screen, escape
+from storage import queries
+from storage.models import Consent, InviteRole, Membership, Municipality, Person, Team
+
+PRIVACY_NOTICE_VERSION = "2026-11"
+MAX_NAME_LENGTH = 40
+
+# Callback actions (all carry the language; steps before consent also carry the code).
+LANGUAGE = "ol"
+ABOUT = "oa"
+CONSENT_YES = "oc"
+CONSENT_NO = "on"
+ADULT_YES = "o18"
+ADULT_NO = "ou"
+NAME_KEEP = "onk"
+NAME_WRITE = "onw"
+
+
+# -- use-cases -------------------------------------------------------------------------------
+
+
+class JoinStatus(enum.StrEnum):
+    JOINED = "joined"
+    ALREADY_MEMBER = "already_member"
+    OTHER_TEAM = "other_team"
+    STAFF_INVITE = "staff_invite"
+    INVITE_INVALID = "invite_invalid"
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    team_id: int
+    team_name: str
+    municipality_name: str
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """What /start with a code leads to, before anything is stored."""
+
+    check: InviteCheck
+    team: TeamInfo | None = None
+    existing: JoinStatus | None = None  # ALREADY_MEMBER / OTHER_TEAM for known people
+
+
+async def _team_info(session: AsyncSession, team_id: int) -> TeamInfo:
+    team = await session.get(Team, team_id)
+    assert team is not None
+    municipality = await session.get(Municipality, team.municipality_id)
+    assert municipality is not None
+    return TeamInfo(team.id, team.name, municipality.name)
+
+
+async def _existing_membership_status(
+    session: AsyncSession, telegram_user_id: int, team_id: int
+) -> tuple[JoinStatus | None, Person | None]:
+    person = await queries.get_person_by_telegram_id(session, telegram_user_id)
+    if person is None:
+        return None, None
+    membership = await participant_membership(session, person.id)
+    if membership is None:
+        return None, person
+    if membership.team_id == team_id:
+        return JoinStatus.ALREADY_MEMBER, person
+    return JoinStatus.OTHER_TEAM, person
+
+
+async def look_up_invitation(
+    session: AsyncSession, code: str, telegram_user_id: int, now: datetime
+) -> Invitation:
+    check = await check_invite(session, code, now)
+    if not check.ok or check.invite is None or check.invite.team_id is None:
+        return Invitation(check)
+    team = await _team_info(session, check.invite.team_id)
+    existing, _ = await _existing_membership_status(session, telegram_user_id, team.team_id)
+    return Invitation(check, team, existing)
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    status: JoinStatus
+    team: TeamInfo | None = None
+    membership_id: int | None = None
+    study_id: str | None = None
+
+
+async def join_team(
+    session: AsyncSession,
+    *,
+    code: str,
+    telegram_user_id: int,
+    chat_id: int,
+    locale: str,
+    telegram_language_code: str | None,
+    now: datetime,
+) -> JoinResult:
+    """Consent given and 18+ confirmed: store the person, their consent and membership."""
+    check = await check_invite(session, code, now)
+    if not check.ok or check.invite is None or check.invite.team_id is None:
+        return JoinResult(JoinStatus.INVITE_INVALID)
+    invite = check.invite
+    if invite.role is not InviteRole.PARTICIPANT:
+        return JoinResult(JoinStatus.STAFF_INVITE)
+    team_info = await _team_info(session, invite.team_id)
+    existing, person = await _existing_membership_status(
+        session, telegram_user_id, team_info.team_id
+    )
+    if existing is not None:
+        return JoinResult(existing, team_info)
+    if person is None:
+        person = Person(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
+        session.add(person)
+    person.chat_id = chat_id
+    person.locale = locale
+    person.telegram_language_code = telegram_language_code
+    await session.flush()
+    session.add(Consent(person_id=person.id, version=PRIVACY_NOTICE_VERSION, given=True, at=now))
+    team = await session.get(Team, team_info.team_id)
+    assert team is not None
+    membership = await queries.add_membership(session, person, team)
+    membership.joined_at = now
+    invite.uses += 1
+    await open_module(session, membership.id, 1, now)
+    return JoinResult(JoinStatus.JOINED, team_info, membership.id, membership.study_id)
+
+
+def clean_name(raw: str) -> str | None:
+    """A display name as people type it, minus what would confuse or hide (controls, marks)."""
+    text = unicodedata.normalize("NFC", raw)
+    kept = "".join(
+        ch for ch in text
+        if unicodedata.category(ch)[0] != "C"  # control, format (zero-width, bidi), unassigned
+    )
+    name = " ".join(kept.split())
+    if not name or len(name) > MAX_NAME_LENGTH or not any(ch.isalpha() for ch in name):
+        return None
+    return name
+
+
+async def set_display_name(session: AsyncSession, person_id: int, name: str) -> None:
+    person = await session.get(Person, person_id)
+    assert person is not None
+    person.display_name = name
+
+
+async def membership_team(session: AsyncSession, membership_id: int) -> TeamInfo:
+    membership = await session.get(Membership, membership_id)
+    assert membership is not None
+    return await _team_info(session, membership.team_id)
+
+
+async def has_given_consent(session: AsyncSession, person_id: int) -> bool:
+    consent = await session.scalar(
+        select(Consent).where(Consent.person_id == person_id).order_by(Consent.at.desc()).limit(1)
+    )
+    return consent is not None and consent.given
+
+
+# -- screens ---------------------------------------------------------------------------------
+
+
+def invite_problem_screen(tr: Tr, status: InviteStatus) -> Screen:
+    match status:
+        case InviteStatus.EXPIRED:
+            text = tr._("This invite link has expired.")
+        case InviteStatus.REVOKED:
+            text = tr._("This invite link is no longer valid.")
+        case InviteStatus.USED_UP:
+            text = tr._("This invite link has already been used.")
+        case _:
+            text = tr._("I could not find that invite code. Check that you opened the whole link.")
+    return Screen.of(text + "\n\n" + tr._(
+        "Ask your municipality or your instructor for a new link."
+    ))
+
+
+def throttled_screen(tr: Tr) -> Screen:
+    return Screen.of(tr._(
+        "That was too many wrong codes. Please wait an hour and then open your link again."
+    ))
+
+
+def choose_language_screen(tr: Tr, team: TeamInfo, code: str) -> Screen:
+    buttons = [
+        Button(("✓ " if lang == tr.locale else "") + LANGUAGE_NAMES[lang],
+               callback(LANGUAGE, lang, code))
+        for lang in SUPPORTED_LOCALES
+    ]
+    text = "\n\n".join((
+        tr._("Welcome! You are invited to the coping course with {team}.",
+             team=escape(team.team_name)),
+        tr._("Which language should I use?"),
+    ))
+    return Screen.of(text, buttons)
+
+
+def about_screen(tr: Tr, code: str) -> Screen:
+    text = "\n\n".join((
+        tr._("<b>What I do</b>"),
+        tr._(
+            "Over six weeks I send you each module when it opens. "
+            "I remind you of the webinars. "
+            "Each week I ask a few short questions about how you are."
+        ),
+        tr._("You decide how much you use me. You can pause me at any time."),
+    ))
+    return Screen.of(text, [Button(tr._("Continue ›"), callback(ABOUT, tr.locale, code))])
+
+
+def privacy_screen(tr: Tr, team: TeamInfo, code: str) -> Screen:
+    text = "\n\n".join((
+        tr._("<b>Your data</b>"),
+        tr._(
+            "If you say yes, I save your answers, your progress and the name you choose. "
+            "{municipality} is responsible for your data.",
+            municipality=escape(team.municipality_name),
+        ),
+        tr._(
+            "Your instructor sees your name and progress, not your answers. "
+            "Researchers get your answers under a code number, never your name."
+        ),
+        tr._("You can see or delete your data at any time."),
+        "<i>" + tr._("Privacy notice, version {version}", version=PRIVACY_NOTICE_VERSION) + "</i>",
+    ))
+    return Screen.of(
+        text,
+        [Button(tr._("Yes, I agree"), callback(CONSENT_YES, tr.locale, code))],
+        [Button(tr._("No, thank you"), callback(CONSENT_NO, tr.locale))],
+    )
+
+
+def adult_screen(tr: Tr, code: str) -> Screen:
+    return Screen.of(
+        tr._("The course is for adults. Are you 18 or older?"),
+        [
+            Button(tr._("Yes, I am 18 or older"), callback(ADULT_YES, tr.locale, code)),
+            Button(tr._("No"), callback(ADULT_NO, tr.locale)),
+        ],
+    )
+
+
+def refused_screen(tr: Tr) -> Screen:
+    return Screen.of("\n\n".join((
+        tr._("That is fine. I have not saved anything about you."),
+        tr._("If you change your mind, just open the invite link again."),
+    )))
+
+
+def under_age_screen(tr: Tr) -> Screen:
+    return Screen.of("\n\n".join((
+        tr._("This course is for adults, so you cannot join it. "
+             "I have not saved anything about you."),
+        tr._("Your doctor or your municipality can tell you about offers for young people."),
+    )))
+
+
+def name_question_screen(tr: Tr, first_name: str | None) -> Screen:
+    rows: list[list[Button]] = []
+    suggestion = clean_name(first_name or "")
+    if suggestion:
+        rows.append([Button(tr._("Use “{name}”", name=suggestion), callback(NAME_KEEP))])
+    rows.append([Button(tr._("Write another name"), callback(NAME_WRITE))])
+    return Screen.of(tr._("What name should your instructor and team see?"), *rows)
+
+
+def write_name_screen(tr: Tr) -> Screen:
+    return Screen.of(tr._("Write the name you want to use. A first name is fine."))
+
+
+def bad_name_screen(tr: Tr) -> Screen:
+    return Screen.of(tr._(
+        "Please write a name with letters, at most {max} characters.", max=MAX_NAME_LENGTH
+    ))
+
+
+def welcome_in_team_screen(tr: Tr, name: str, team_name: str) -> Screen:
+    return Screen.of(tr._(
+        "Thank you, {name}! You are now in {team}.", name=escape(name), team=escape(team_name)
+    ))
+
+
+def name_changed_screen(tr: Tr, name: str) -> Screen:
+    return Screen.of(tr._("Your name is now {name}.", name=escape(name)))
+
+
+def already_member_screen(tr: Tr, team: TeamInfo) -> Screen:
+    return Screen.of(tr._(
+        "You are already in {team}. Type /course to see the modules.",
+        team=escape(team.team_name),
+    ))
+
+
+def other_team_screen(tr: Tr) -> Screen:
+    return Screen.of(tr._(
+        "You are already in another team. If you should change team, "
+        "please ask your instructor or your municipality."
+    ))
+
+
+def staff_invite_screen(tr: Tr) -> Screen:
+    return Screen.of(tr._(
+        "This link is for course staff. Staff sign-up is not available in this version yet."
+    ))

@@ -1,0 +1,138 @@
+"""A participant's own progress: modules prepared and how they coped, week by week.
+
+The picture is drawn with matplotlib for a phone screen: one calm chart, big type, few words.
+Drawing takes a fraction of a second of CPU, so callers run :func:`render_png` in a thread.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import Tr
+from dialogs.screen import Screen
+from storage.models import Answer, Membership, ModuleProgress, QuestionnaireResponse
+
+CHECKIN_KEY = "checkin"
+COPING_ITEM = "coping"
+WEEKS = 6
+
+
+@dataclass(frozen=True)
+class Progress:
+    prepared: frozenset[int]  # module numbers
+    coping: dict[int, float]  # week -> 0..10 answer
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.prepared and not self.coping
+
+
+async def load_progress(session: AsyncSession, membership: Membership) -> Progress:
+    prepared = frozenset(await session.scalars(
+        select(ModuleProgress.module_no).where(
+            ModuleProgress.membership_id == membership.id, ModuleProgress.done_at.is_not(None)
+        )
+    ))
+    rows = await session.execute(
+        select(QuestionnaireResponse.occasion, Answer.value_number)
+        .join(Answer, Answer.response_id == QuestionnaireResponse.id)
+        .where(
+            QuestionnaireResponse.membership_id == membership.id,
+            QuestionnaireResponse.questionnaire_key == CHECKIN_KEY,
+            Answer.item_key == COPING_ITEM,
+            Answer.value_number.is_not(None),
+        )
+    )
+    coping: dict[int, float] = {}
+    for occasion, value in rows:
+        week = _week_of(occasion)
+        if week is not None and value is not None:
+            coping[week] = float(value)
+    return Progress(prepared, coping)
+
+
+def _week_of(occasion: str) -> int | None:
+    """``checkin-3`` → 3."""
+    _, _, number = occasion.partition("-")
+    return int(number) if number.isdigit() and 1 <= int(number) <= WEEKS else None
+
+
+@dataclass(frozen=True)
+class ChartWords:
+    """Translated words for the picture (matplotlib runs in a thread, away from the catalogs)."""
+
+    title: str
+    week: str
+    coping: str
+    prepared: str
+    scale_low: str
+    scale_high: str
+
+
+def chart_words(tr: Tr) -> ChartWords:
+    return ChartWords(
+        title=tr._("Your weeks"),
+        week=tr._("Week"),
+        coping=tr._("How well I coped (0–10)"),
+        prepared=tr._("✓ = module prepared"),
+        scale_low=tr._("not well"),
+        scale_high=tr._("very well"),
+    )
+
+
+def render_png(progress: Progress, words: ChartWords) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen on a server
+    from matplotlib.figure import Figure
+
+    # Built on a Figure, not pyplot: pyplot keeps global state that threads would share.
+    figure = Figure(figsize=(6, 4.8), dpi=180)
+    axes = figure.subplots()
+    weeks = list(range(1, WEEKS + 1))
+    values = [progress.coping.get(week, 0.0) for week in weeks]
+    colours = ["#3b7d8c" if week in progress.coping else "#ffffff" for week in weeks]
+    axes.bar(weeks, values, color=colours, edgecolor="#3b7d8c", linewidth=1.5, width=0.65)
+    for week in weeks:
+        if week in progress.coping:
+            axes.text(week, values[week - 1] + 0.25, f"{progress.coping[week]:g}",
+                      ha="center", va="bottom", fontsize=14)
+    axes.set_xticks(weeks, [
+        f"{week}\n✓" if week in progress.prepared else f"{week}\n " for week in weeks
+    ], fontsize=14)
+    axes.set_ylim(0, 11)
+    axes.set_yticks([0, 5, 10], [f"0\n{words.scale_low}", "5", f"10\n{words.scale_high}"],
+                    fontsize=11)
+    axes.set_xlabel(f"{words.week}   ({words.prepared})", fontsize=12)
+    axes.set_title(f"{words.title}\n{words.coping}", fontsize=15)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def progress_caption(tr: Tr, progress: Progress) -> Screen:
+    prepared = len(progress.prepared)
+    lines = [tr.n_("You have prepared {n} of 6 modules.", "You have prepared {n} of 6 modules.",
+                   prepared)]
+    if progress.coping:
+        latest_week = max(progress.coping)
+        lines.append(tr._(
+            "In week {week} you rated your coping {value} out of 10.",
+            week=latest_week, value=tr.number(progress.coping[latest_week]),
+        ))
+    else:
+        lines.append(tr._("Your answers to the weekly check-in will show here."))
+    return Screen.of("\n".join(lines))
+
+
+def no_progress_yet_screen(tr: Tr) -> Screen:
+    return Screen.of(tr._(
+        "There is nothing to show yet. Mark a module as prepared, or answer a check-in."
+    ))

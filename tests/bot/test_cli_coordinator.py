@@ -1,0 +1,79 @@
+"""``mestring team create`` and ``mestring invite`` as a coordinator uses them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from bot.clock import SystemClock
+from dialogs.invites import InviteStatus, check_invite
+from storage.engine import create_engine, create_sessionmaker
+
+from .test_cli import run
+
+LINK = re.compile(r"^(participants|instructor): https://t\.me/mestring_test_bot\?start=([\w-]+)$",
+                  re.MULTILINE)
+
+
+def invite_status(tmp_path: Path, code: str) -> InviteStatus:
+    async def look() -> InviteStatus:
+        engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'mestring.sqlite3'}")
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return (await check_invite(session, code, SystemClock().now())).status
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(look())
+
+
+def test_team_create_prints_deep_links_and_writes_qr_codes(tmp_path: Path) -> None:
+    result = run(
+        ["team", "create", "--municipality", "Køge", "--name", "Hold 3",
+         "--first-session", "2027-03-11T19:00", "--webinar-url", "https://meet.example.org/h3",
+         "--language", "da", "--qr-dir", str(tmp_path / "qr")],
+        tmp_path, MESTRING_BOT_USERNAME="mestring_test_bot",
+    )
+    assert result.returncode == 0, result.stderr
+    links = dict(LINK.findall(result.stdout))
+    assert set(links) == {"participants", "instructor"}
+    assert len(links["participants"]) >= 16  # ≥ 96 random bits
+    assert invite_status(tmp_path, links["participants"]) is InviteStatus.OK
+    # 19:00 local every week, across the change to summer time on 28 March.
+    assert result.stdout.count("19:00") == 6
+    pngs = sorted(p.name for p in (tmp_path / "qr").glob("*.png"))
+    assert len(pngs) == 2
+    assert all((tmp_path / "qr" / name).read_bytes().startswith(b"\x89PNG") for name in pngs)
+
+
+def test_invite_create_and_revoke(tmp_path: Path) -> None:
+    env = {"MESTRING_BOT_USERNAME": "@mestring_test_bot"}
+    created = run(["team", "create", "--municipality", "Halsnæs", "--name", "Hold 1",
+                   "--first-session", "2027-01-07T19:00"], tmp_path, **env)
+    assert created.returncode == 0, created.stderr
+    made = run(["invite", "create", "--municipality", "Halsnæs", "--team", "Hold 1"],
+               tmp_path, **env)
+    assert made.returncode == 0, made.stderr
+    (whom, code), = LINK.findall(made.stdout)
+    assert whom == "participants"
+    invite_id = re.search(r"invite (\d+);", made.stdout).group(1)
+    revoked = run(["invite", "revoke", invite_id], tmp_path, **env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert invite_status(tmp_path, code) is InviteStatus.REVOKED
+    again = run(["invite", "revoke", invite_id], tmp_path, **env)
+    assert again.returncode == 2
+    assert "already revoked" in again.stderr
+
+
+def test_a_team_for_an_unknown_municipality_or_without_a_username_is_refused(
+    tmp_path: Path,
+) -> None:
+    missing = run(["invite", "create", "--municipality", "Nowhere", "--team", "X"], tmp_path,
+                  MESTRING_BOT_USERNAME="b")
+    assert missing.returncode == 2
+    assert "no municipality called 'Nowhere'" in missing.stderr
+    no_name = run(["team", "create", "--municipality", "Køge", "--name", "H",
+                   "--first-session", "2027-01-07T19:00"], tmp_path)
+    assert no_name.returncode == 2
+    assert "MESTRING_BOT_USERNAME" in no_name.stderr
