@@ -20,7 +20,7 @@ from bot import actor, errors
 from bot.commands import register_menus
 from bot.context import BotContext, BotData, Services
 from bot.delivery import handlers as delivery_handlers
-from bot.handlers import common, participant, questionnaire
+from bot.handlers import common, coordinator, participant, questionnaire
 from bot.updates import ChatOrderedUpdateProcessor
 from dialogs import action_plan, course, language, onboarding, settings
 from dialogs.questionnaires import screens as questionnaire_screens
@@ -85,6 +85,8 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
         CommandHandler("progress", participant.progress_command, filters=private),
         CommandHandler("settings", participant.settings_command, filters=private),
         CommandHandler("plan", questionnaire.plan_command, filters=private),
+        CommandHandler("teams", coordinator.teams_command, filters=private),
+        CommandHandler("failures", coordinator.failures_command, filters=private),
         CallbackQueryHandler(common.language_chosen, pattern=rf"^v1:{language.ACTION}:"),
         CallbackQueryHandler(participant.onboarding_step, pattern=rf"^v1:({onboarding_steps}):"),
         CallbackQueryHandler(
@@ -101,6 +103,9 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
         ),
         CallbackQueryHandler(questionnaire.plan_button, pattern=rf"^v1:{action_plan.ACTION}:"),
         CallbackQueryHandler(delivery_handlers.not_now, pattern=delivery_handlers.LATER_PATTERN),
+        CallbackQueryHandler(
+            coordinator.button, pattern=rf"^v1:({'|'.join(coordinator.ACTIONS)})(:|$)"
+        ),
         CallbackQueryHandler(common.stale_button),
         MessageHandler(
             private & filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED,

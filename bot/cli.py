@@ -23,10 +23,11 @@ app.add_typer(i18n_app, name="i18n")
 
 
 def _add_coordinator_commands() -> None:
-    from bot.cli_coordinator import invite_app, team_app
+    from bot.cli_coordinator import coordinator_app, invite_app, team_app
 
     app.add_typer(team_app, name="team")
     app.add_typer(invite_app, name="invite")
+    app.add_typer(coordinator_app, name="coordinator")
 
 
 _add_coordinator_commands()

@@ -27,6 +27,7 @@ from storage.models import InviteRole
 
 team_app = typer.Typer(no_args_is_help=True, help="Teams and their webinars.")
 invite_app = typer.Typer(no_args_is_help=True, help="Invite links for participants and staff.")
+coordinator_app = typer.Typer(no_args_is_help=True, help="Coordinators and their municipalities.")
 console = Console()
 T = TypeVar("T")
 
@@ -179,3 +180,74 @@ def invite_revoke(invite_id: Annotated[int, typer.Argument(help="The invite's nu
     except coordinator.CoordinatorError as exc:
         fail(str(exc))
     typer.echo(f"invite {invite_id} revoked")
+
+
+@team_app.command("list")
+def team_list(
+    municipality: Annotated[str | None, typer.Option(help="Only this municipality.")] = None,
+) -> None:
+    """List teams with their first webinar and number of participants."""
+    from bot.cli import settings_or_exit
+
+    settings = settings_or_exit()
+    rows = _run_in_transaction(settings, lambda s: coordinator.team_overview(s, municipality))
+    table = Table(title="Teams")
+    for column in ("municipality", "team", "first webinar (local)", "participants"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.municipality, row.team,
+                      row.first_webinar.strftime("%Y-%m-%d %H:%M %Z") if row.first_webinar
+                      else "–", str(row.participants))
+    console.print(table)
+
+
+@coordinator_app.command("grant")
+def coordinator_grant(
+    municipality: Annotated[list[str], typer.Option(help="Municipality; repeat for more.")],
+    days: Annotated[int, typer.Option(help="The invite works for this many days.")] = 14,
+    qr: Annotated[Path | None, typer.Option(help="Write QR code PNGs into this folder.")] = None,
+) -> None:
+    """Make single-use coordinator invite links, one per municipality."""
+    from bot.cli import fail, settings_or_exit
+
+    settings = settings_or_exit()
+    try:
+        username = bot_username(settings)
+        made = _run_in_transaction(settings, lambda s: coordinator.coordinator_invites(
+            s, municipality, now=SystemClock().now(), actor=_actor(),
+            valid_for=timedelta(days=days),
+        ))
+    except (SettingsError, coordinator.CoordinatorError) as exc:
+        fail(str(exc))
+    for name, new in made:
+        _print_invite(f"coordinator ({name})", username, new.code, new.invite.id, qr)
+
+
+@coordinator_app.command("list")
+def coordinator_list() -> None:
+    """Who coordinates which municipality (grant numbers for revoking)."""
+    from bot.cli import settings_or_exit
+
+    settings = settings_or_exit()
+    rows = _run_in_transaction(settings, coordinator.list_grants_plain)
+    table = Table(title="Coordinators")
+    for column in ("grant", "municipality", "name", "granted", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@coordinator_app.command("revoke")
+def coordinator_revoke(grant_id: Annotated[int, typer.Argument(help="The grant number.")]) -> None:
+    """Take a municipality away from a coordinator."""
+    from bot.cli import fail, settings_or_exit
+
+    settings = settings_or_exit()
+    try:
+        _run_in_transaction(settings, lambda s: coordinator.revoke_grant(
+            s, grant_id, now=SystemClock().now(), actor=_actor()
+        ))
+    except coordinator.CoordinatorError as exc:
+        fail(str(exc))
+    typer.echo(f"coordinator grant {grant_id} revoked")

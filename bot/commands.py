@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 
 from bot.i18n import N_, Catalogs, telegram_locale
 
@@ -40,3 +40,33 @@ async def register_menus(bot: Bot, catalogs: Catalogs, default_locale: str) -> N
     for code in MENU_LANGUAGE_CODES:
         locale = telegram_locale(code) or default_locale
         await bot.set_my_commands(menu_for(catalogs, locale), scope=scope, language_code=code)
+
+
+COORDINATOR_MENU: tuple[MenuCommand, ...] = (
+    MenuCommand("teams", N_("Your teams: summaries and invite links")),
+    MenuCommand("failures", N_("Messages that could not be delivered")),
+    MenuCommand("export", N_("Pseudonymised data for research")),
+)
+INSTRUCTOR_MENU: tuple[MenuCommand, ...] = (
+    MenuCommand("team", N_("Your team and how it is going")),
+    MenuCommand("broadcast", N_("Write to the whole team")),
+    MenuCommand("sessions", N_("Move or cancel a webinar")),
+    MenuCommand("attendance", N_("Mark who attended a webinar")),
+)
+
+
+async def register_staff_menu(
+    bot: Bot, catalogs: Catalogs, chat_id: int, locale: str, *,
+    coordinator: bool = False, instructor: bool = False,
+) -> None:
+    """Staff see their own commands in their own chat only; nobody else's menu shows them."""
+    tr = catalogs.tr(locale)
+    menu = [
+        *(INSTRUCTOR_MENU if instructor else ()),
+        *(COORDINATOR_MENU if coordinator else ()),
+        *PARTICIPANT_MENU,
+    ]
+    await bot.set_my_commands(
+        [BotCommand(c.command, tr._(c.description)) for c in menu],
+        scope=BotCommandScopeChat(chat_id),
+    )

@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.invites import NewInvite, create_invite, revoke_invite
+from dialogs.invites import (
+    DEFAULT_STAFF_VALIDITY,
+    NewInvite,
+    check_invite,
+    create_invite,
+    create_municipality_invite,
+    revoke_invite,
+)
 from storage import queries
-from storage.models import AuditLog, Country, Invite, InviteRole, Municipality, Team
+from storage.models import (
+    AuditLog,
+    Consent,
+    CoordinatorGrant,
+    Country,
+    Invite,
+    InviteRole,
+    Membership,
+    MembershipStatus,
+    Municipality,
+    Person,
+    Role,
+    Team,
+    WebinarSession,
+)
 
 COUNTRY_TIMEZONES = {Country.DK: "Europe/Copenhagen", Country.NO: "Europe/Oslo"}
+# What staff agree to: their Telegram account, name and role are stored (no health data).
+STAFF_NOTICE_VERSION = "staff-2026-11"
 
 
 class CoordinatorError(ValueError):
@@ -103,3 +128,149 @@ async def team_invites(session: AsyncSession, team: Team) -> list[Invite]:
     return list(await session.scalars(
         select(Invite).where(Invite.team_id == team.id).order_by(Invite.id)
     ))
+
+
+# -- roles -------------------------------------------------------------------------------------
+
+
+class GrantResult(enum.StrEnum):
+    GRANTED = "granted"
+    ALREADY = "already"
+    INVITE_INVALID = "invite_invalid"
+
+
+@dataclass(frozen=True)
+class Grant:
+    result: GrantResult
+    municipality_name: str | None = None
+
+
+async def grant_municipality(
+    session: AsyncSession, person: Person, municipality_id: int, *, now: datetime, actor: str
+) -> GrantResult:
+    """Make a person coordinator of a municipality (again), audit-logged."""
+    grant = await session.scalar(select(CoordinatorGrant).where(
+        CoordinatorGrant.person_id == person.id,
+        CoordinatorGrant.municipality_id == municipality_id,
+    ))
+    if grant is not None and grant.revoked_at is None:
+        return GrantResult.ALREADY
+    if grant is None:
+        grant = CoordinatorGrant(person_id=person.id, municipality_id=municipality_id)
+        session.add(grant)
+    grant.granted_at, grant.granted_by, grant.revoked_at = now, actor, None
+    await session.flush()
+    session.add(AuditLog(at=now, actor=actor, action="role.grant",
+                         subject=f"coordinator:{grant.id}",
+                         details={"municipality_id": municipality_id}))
+    return GrantResult.GRANTED
+
+
+async def revoke_grant(session: AsyncSession, grant_id: int, *, now: datetime, actor: str) -> None:
+    grant = await session.get(CoordinatorGrant, grant_id)
+    if grant is None or grant.revoked_at is not None:
+        raise CoordinatorError(f"coordinator grant {grant_id} does not exist or is revoked")
+    grant.revoked_at = now
+    session.add(AuditLog(at=now, actor=actor, action="role.revoke",
+                         subject=f"coordinator:{grant.id}",
+                         details={"municipality_id": grant.municipality_id}))
+
+
+async def coordinator_invites(
+    session: AsyncSession, municipality_names: list[str], *, now: datetime, actor: str,
+    valid_for: timedelta = DEFAULT_STAFF_VALIDITY,
+) -> list[tuple[str, NewInvite]]:
+    """One single-use coordinator invite per municipality."""
+    made = []
+    for name in municipality_names:
+        municipality = await queries.get_municipality_by_name(session, name)
+        if municipality is None:
+            raise CoordinatorError(f"no municipality called {name!r}")
+        made.append((name, await create_municipality_invite(
+            session, municipality=municipality, now=now, created_by=actor, valid_for=valid_for
+        )))
+    return made
+
+
+async def accept_coordinator_invite(
+    session: AsyncSession,
+    *,
+    code: str,
+    telegram_user_id: int,
+    chat_id: int,
+    display_name: str | None,
+    locale: str,
+    now: datetime,
+) -> Grant:
+    check = await check_invite(session, code, now)
+    invite = check.invite
+    if not check.ok or invite is None or invite.role is not InviteRole.COORDINATOR \
+            or invite.municipality_id is None:
+        return Grant(GrantResult.INVITE_INVALID)
+    person = await queries.get_person_by_telegram_id(session, telegram_user_id)
+    if person is None:
+        person = Person(telegram_user_id=telegram_user_id, chat_id=chat_id, locale=locale,
+                        display_name=display_name, created_at=now)
+        session.add(person)
+        await session.flush()
+    session.add(Consent(person_id=person.id, version=STAFF_NOTICE_VERSION, given=True, at=now))
+    result = await grant_municipality(session, person, invite.municipality_id, now=now,
+                                      actor=f"invite:{invite.id}")
+    invite.uses += 1
+    municipality = await session.get(Municipality, invite.municipality_id)
+    return Grant(result, municipality.name if municipality else None)
+
+
+async def list_grants(session: AsyncSession) -> list[tuple[CoordinatorGrant, Person, str]]:
+    rows = await session.execute(
+        select(CoordinatorGrant, Person, Municipality.name)
+        .join(Person, Person.id == CoordinatorGrant.person_id)
+        .join(Municipality, Municipality.id == CoordinatorGrant.municipality_id)
+        .order_by(Municipality.name, CoordinatorGrant.id)
+    )
+    return [(g, p, m) for g, p, m in rows.all()]
+
+
+async def teams_in(session: AsyncSession, municipality_ids: frozenset[int]) -> list[Team]:
+    return list(await session.scalars(
+        select(Team).where(Team.municipality_id.in_(municipality_ids)).order_by(Team.name)
+    ))
+
+
+async def list_grants_plain(session: AsyncSession) -> list[tuple[str, str, str, str, str]]:
+    return [
+        (str(grant.id), municipality, person.display_name or "–",
+         grant.granted_at.strftime("%Y-%m-%d"),
+         grant.revoked_at.strftime("%Y-%m-%d") if grant.revoked_at else "")
+        for grant, person, municipality in await list_grants(session)
+    ]
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    municipality: str
+    team: str
+    first_webinar: datetime | None
+    participants: int
+
+
+async def team_overview(session: AsyncSession, municipality_name: str | None) -> list[TeamRow]:
+    stmt = (
+        select(Team, Municipality.name)
+        .join(Municipality, Municipality.id == Team.municipality_id)
+        .order_by(Municipality.name, Team.name)
+    )
+    if municipality_name:
+        stmt = stmt.where(Municipality.name == municipality_name)
+    rows = []
+    for team, municipality in (await session.execute(stmt)).all():
+        first = await session.scalar(select(func.min(WebinarSession.starts_at))
+                                     .where(WebinarSession.team_id == team.id))
+        count = await session.scalar(select(func.count(Membership.id)).where(
+            Membership.team_id == team.id, Membership.role == Role.PARTICIPANT,
+            Membership.status == MembershipStatus.ACTIVE,
+        ))
+        rows.append(TeamRow(municipality, team.name,
+                            first.astimezone(ZoneInfo(team.timezone)) if first else None,
+                            count or 0))
+    return rows

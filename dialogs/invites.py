@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.ids import attempt_key, hash_invite_code, new_invite_code
-from storage.models import AuditLog, Invite, InviteAttempt, InviteRole, Team
+from storage.models import AuditLog, Invite, InviteAttempt, InviteRole, Municipality, Team
 
 DEFAULT_PARTICIPANT_VALIDITY = timedelta(days=60)
 DEFAULT_STAFF_VALIDITY = timedelta(days=14)
@@ -88,6 +88,27 @@ async def create_invite(
     session.add(AuditLog(
         at=now, actor=created_by, action="invite.create", subject=f"invite:{invite.id}",
         details={"team_id": team.id, "role": str(role),
+                 "expires_at": invite.expires_at.isoformat()},
+    ))
+    return NewInvite(invite, code)
+
+
+async def create_municipality_invite(
+    session: AsyncSession, *, municipality: Municipality, now: datetime, created_by: str,
+    valid_for: timedelta = DEFAULT_STAFF_VALIDITY,
+) -> NewInvite:
+    """A single-use invite that makes its opener coordinator of one municipality."""
+    code = new_invite_code()
+    invite = Invite(
+        team_id=None, municipality_id=municipality.id, role=InviteRole.COORDINATOR,
+        code_hash=hash_invite_code(code), created_at=now, created_by=created_by,
+        expires_at=now + valid_for, max_uses=1, uses=0,
+    )
+    session.add(invite)
+    await session.flush()
+    session.add(AuditLog(
+        at=now, actor=created_by, action="invite.create", subject=f"invite:{invite.id}",
+        details={"municipality_id": municipality.id, "role": str(InviteRole.COORDINATOR),
                  "expires_at": invite.expires_at.isoformat()},
     ))
     return NewInvite(invite, code)

@@ -16,7 +16,7 @@ from telegram.constants import ChatAction, ParseMode
 from bot import render
 from bot.context import Actor, BotContext
 from bot.delivery import events
-from bot.handlers import common, questionnaire
+from bot.handlers import common, coordinator, questionnaire
 from bot.i18n import SUPPORTED_LOCALES, Tr
 from dialogs import (
     action_plan,
@@ -31,6 +31,7 @@ from dialogs import (
 from dialogs.callbacks import CallbackDataError, callback, decode
 from dialogs.invites import InviteStatus
 from dialogs.screen import Screen
+from storage.models import InviteRole
 
 
 def _actor(context: BotContext) -> Actor:
@@ -48,6 +49,12 @@ async def start(update: Update, context: BotContext) -> None:
         await common.start(update, context)
         return
     actor = _actor(context)
+    services = context.services
+    async with services.sessions() as session:
+        check = await invites.check_invite(session, payload, services.clock.now())
+    if check.ok and check.invite is not None and check.invite.role == InviteRole.COORDINATOR:
+        await coordinator.coordinator_invite(update, context, payload)
+        return
     screen = await _invitation_screen(context, actor, payload, actor.tr)
     await render.send(update, screen)
 

@@ -77,3 +77,24 @@ def test_a_team_for_an_unknown_municipality_or_without_a_username_is_refused(
                    "--first-session", "2027-01-07T19:00"], tmp_path)
     assert no_name.returncode == 2
     assert "MESTRING_BOT_USERNAME" in no_name.stderr
+
+
+def test_coordinator_grant_list_and_revoke(tmp_path: Path) -> None:
+    env = {"MESTRING_BOT_USERNAME": "mestring_test_bot"}
+    assert run(["team", "create", "--municipality", "Køge", "--name", "Hold 1",
+                "--first-session", "2027-01-07T19:00"], tmp_path, **env).returncode == 0
+    granted = run(["coordinator", "grant", "--municipality", "Køge"], tmp_path, **env)
+    assert granted.returncode == 0, granted.stderr
+    line = next(x for x in granted.stdout.splitlines() if x.startswith("coordinator (Køge): "))
+    code = line.rsplit("=", 1)[1]
+    assert invite_status(tmp_path, code) is InviteStatus.OK
+    unknown = run(["coordinator", "grant", "--municipality", "Atlantis"], tmp_path, **env)
+    assert unknown.returncode == 2
+    assert "no municipality called 'Atlantis'" in unknown.stderr
+    listed = run(["team", "list"], tmp_path, **env)
+    assert listed.returncode == 0
+    assert "Hold 1" in listed.stdout
+    assert run(["coordinator", "list"], tmp_path, **env).returncode == 0
+    missing = run(["coordinator", "revoke", "99"], tmp_path, **env)
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr

@@ -1,0 +1,230 @@
+"""Coordinator handlers: accepting a coordinator invite, teams, summaries, invites, failures.
+
+Every command and button checks the coordinator's grants as loaded from the database for this
+update; a team or invite outside the granted municipalities is refused like a stranger's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import segno
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.helpers import create_deep_linked_url
+
+from bot import render
+from bot.commands import register_staff_menu
+from bot.context import Actor, BotContext
+from bot.handlers import common
+from dialogs import coordinator, delivery_report, onboarding, team_summary
+from dialogs.callbacks import CallbackDataError, callback, decode
+from dialogs.invites import create_invite, revoke_invite
+from dialogs.screen import Button, Screen, escape
+from storage.models import Invite, InviteRole, Team
+
+ACCEPT = "ca"
+DECLINE = "cn"
+SUMMARY = "cs"
+INVITE = "ci"
+REVOKE = "cr"
+ACTIONS = (ACCEPT, DECLINE, SUMMARY, INVITE, REVOKE)
+
+
+def _actor(context: BotContext) -> Actor:
+    if context.actor is None:
+        raise RuntimeError("the actor loader did not run before this handler")
+    return context.actor
+
+
+def refusal_screen(actor: Actor) -> Screen:
+    return Screen.of(actor.tr._(
+        "This is for course coordinators, and you do not have access to it. "
+        "Type /help to see what you can do."
+    ))
+
+
+async def coordinator_invite(update: Update, context: BotContext, code: str) -> None:
+    """/start with a coordinator invite: say what is stored, then accept or decline."""
+    tr = _actor(context).tr
+    await render.send(update, Screen.of(
+        "\n\n".join((
+            tr._("<b>You are invited as a coordinator</b>"),
+            tr._("Coordinators create teams, make invite links and get pseudonymised exports "
+                 "for their municipality. I store your Telegram account, your name and your "
+                 "role. You can delete this with /delete."),
+        )),
+        [Button(tr._("Accept"), callback(ACCEPT, code))],
+        [Button(tr._("No, thank you"), callback(DECLINE))],
+    ))
+
+
+async def _teams_screen(context: BotContext, actor: Actor) -> Screen:
+    async with context.services.sessions() as session:
+        teams = await coordinator.teams_in(session, actor.coordinator_municipality_ids)
+    tr = actor.tr
+    if not teams:
+        return Screen.of(tr._("There are no teams in your municipalities yet."))
+    rows = [
+        [Button(team.name, callback(SUMMARY, team.id)),
+         Button(tr._("Invite link"), callback(INVITE, team.id))]
+        for team in teams
+    ]
+    return Screen.of(tr._("<b>Your teams</b>\nChoose a team for its summary or an invite link."),
+                     *rows)
+
+
+async def teams_command(update: Update, context: BotContext) -> None:
+    actor = _actor(context)
+    if not actor.coordinator_municipality_ids:
+        await render.send(update, refusal_screen(actor))
+        return
+    await render.send(update, await _teams_screen(context, actor))
+
+
+async def failures_command(update: Update, context: BotContext) -> None:
+    actor = _actor(context)
+    if not actor.coordinator_municipality_ids:
+        await render.send(update, refusal_screen(actor))
+        return
+    async with context.services.sessions() as session:
+        failed, unreachable = await delivery_report.failures(
+            session, actor.coordinator_municipality_ids
+        )
+    await render.send(update, delivery_report.failures_screen(actor.tr, failed, unreachable))
+
+
+async def button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = _actor(context)
+    try:
+        data = decode(query.data)
+        action, args = data.action, data.args
+        if action == DECLINE and not args:
+            await query.answer()
+            await render.replace(update, onboarding.refused_screen(actor.tr))
+            return
+        (arg,) = args
+        if action == ACCEPT:
+            await query.answer()
+            await _accept(update, context, actor, arg)
+        elif action == SUMMARY:
+            await _summary(update, context, actor, int(arg))
+        elif action == INVITE:
+            await _invite(update, context, actor, int(arg))
+        elif action == REVOKE:
+            await _revoke(update, context, actor, int(arg))
+        else:
+            raise CallbackDataError("unknown coordinator button")
+    except (CallbackDataError, ValueError):
+        await common.stale_button(update, context)
+
+
+async def _accept(update: Update, context: BotContext, actor: Actor, code: str) -> None:
+    services = context.services
+    user = update.effective_user
+    assert user is not None
+    async with services.sessions.begin() as session:
+        grant = await coordinator.accept_coordinator_invite(
+            session, code=code, telegram_user_id=actor.telegram_user_id, chat_id=actor.chat_id,
+            display_name=onboarding.clean_name(user.first_name or ""), locale=actor.locale,
+            now=services.clock.now(),
+        )
+    tr = actor.tr
+    if grant.result is coordinator.GrantResult.INVITE_INVALID:
+        await render.replace(update, onboarding.invite_problem_screen(
+            tr, onboarding.InviteStatus.USED_UP
+        ))
+        return
+    await render.replace(update, Screen.of(tr._(
+        "You are now coordinator for {municipality}. Type /teams to see its teams.",
+        municipality=escape(grant.municipality_name or ""),
+    )))
+    await register_staff_menu(context.bot, services.catalogs, actor.chat_id, actor.locale,
+                              coordinator=True, instructor=bool(actor.instructor_team_ids))
+
+
+async def _own_team(context: BotContext, actor: Actor, team_id: int) -> Team | None:
+    async with context.services.sessions() as session:
+        team = await session.get(Team, team_id)
+    if team is None or team.municipality_id not in actor.coordinator_municipality_ids:
+        return None
+    return team
+
+
+async def _summary(update: Update, context: BotContext, actor: Actor, team_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    if await _own_team(context, actor, team_id) is None:
+        await query.answer(refusal_screen(actor).text, show_alert=True)
+        return
+    await query.answer()
+    async with context.services.sessions() as session:
+        summary = await team_summary.team_summary(session, team_id)
+    await render.send(update, team_summary.summary_screen(actor.tr, summary))
+    png = await asyncio.to_thread(
+        team_summary.render_summary_png, summary,
+        team_summary.summary_chart_words(actor.tr, summary),
+    )
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_photo(png)
+
+
+async def _invite(update: Update, context: BotContext, actor: Actor, team_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    team = await _own_team(context, actor, team_id)
+    if team is None:
+        await query.answer(refusal_screen(actor).text, show_alert=True)
+        return
+    await query.answer()
+    services = context.services
+    async with services.sessions.begin() as session:
+        team = await session.get(Team, team_id)
+        assert team is not None
+        new = await create_invite(session, team=team, role=InviteRole.PARTICIPANT,
+                                  now=services.clock.now(),
+                                  created_by=f"coordinator:{actor.person_id}")
+    link = create_deep_linked_url(context.bot.username, new.code)
+    tr = actor.tr
+    chat = update.effective_chat
+    assert chat is not None
+    qr = await asyncio.to_thread(_qr_png, link)
+    caption = tr._("Invite link for participants of {team}:\n{link}",
+                   team=escape(team.name), link=link)
+    await chat.send_photo(qr, caption=caption, parse_mode=ParseMode.HTML)
+    await render.send(update, Screen.of(
+        tr._("The link works for {days} days.", days=60),
+        [Button(tr._("Revoke this link"), callback(REVOKE, new.invite.id))],
+    ))
+
+
+def _qr_png(link: str) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    segno.make(link, error="h").save(buffer, kind="png", scale=10, border=4)
+    return buffer.getvalue()
+
+
+async def _revoke(update: Update, context: BotContext, actor: Actor, invite_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    services = context.services
+    async with services.sessions.begin() as session:
+        invite = await session.get(Invite, invite_id)
+        allowed = (invite is not None and invite.municipality_id
+                   in actor.coordinator_municipality_ids)
+        revoked = allowed and await revoke_invite(
+            session, invite_id, now=services.clock.now(),
+            actor=f"coordinator:{actor.person_id}",
+        )
+    if not allowed:
+        await query.answer(refusal_screen(actor).text, show_alert=True)
+        return
+    await query.answer()
+    text = (actor.tr._("The link is revoked and no longer works.") if revoked
+            else actor.tr._("The link was already revoked."))
+    await render.replace(update, Screen.of(text))
