@@ -21,6 +21,8 @@ from bot.commands import register_menus
 from bot.context import BotContext, BotData, Services
 from bot.delivery import handlers as delivery_handlers
 from bot.handlers import common, coordinator, participant, questionnaire
+from bot.handlers.privacy import PRIVACY_GROUP, add_privacy_handlers
+from bot.handlers.robustness import add_robustness_handlers
 from bot.updates import ChatOrderedUpdateProcessor
 from dialogs import action_plan, course, language, onboarding, settings
 from dialogs.questionnaires import screens as questionnaire_screens
@@ -73,6 +75,10 @@ def build_application(
 def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, actor.load_actor), group=GROUP_LOAD_ACTOR)
+    # Groups, channels, inline queries, edits and unknown commands stop here (group -5);
+    # data rights come before any dialog (group -1).
+    add_robustness_handlers(application)
+    add_privacy_handlers(application, group=PRIVACY_GROUP)
     onboarding_steps = "|".join((
         onboarding.LANGUAGE, onboarding.ABOUT, onboarding.CONSENT_YES, onboarding.CONSENT_NO,
         onboarding.ADULT_YES, onboarding.ADULT_NO,

@@ -67,10 +67,13 @@ def run(
         fail(str(exc))
     if webhook and not webhook_url:
         fail("--webhook needs --webhook-url (the public HTTPS address Telegram posts to)")
-    run_bot(
-        settings, token, webhook_url=webhook_url if webhook else None, listen=listen, port=port,
-        secret_token=secret_token,
-    )
+    try:
+        run_bot(
+            settings, token, webhook_url=webhook_url if webhook else None, listen=listen,
+            port=port, secret_token=secret_token,
+        )
+    except SettingsError as exc:
+        fail(str(exc))
 
 
 @app.command()

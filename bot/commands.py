@@ -21,6 +21,8 @@ PARTICIPANT_MENU: tuple[MenuCommand, ...] = (
     MenuCommand("progress", N_("Your progress as a picture")),
     MenuCommand("plan", N_("Make a small plan for the week")),
     MenuCommand("settings", N_("Language, reminders, quiet hours, name")),
+    MenuCommand("mydata", N_("Get a copy of your data")),
+    MenuCommand("delete", N_("Delete your data")),
     MenuCommand("help", N_("What I can do, and help numbers")),
     MenuCommand("language", N_("Choose language")),
 )

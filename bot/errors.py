@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 
 from bot.context import BotContext
-from bot.logs import exception_summary, pseudonym
+from bot.logs import exception_summary, pseudonym, redact
 
 log = logging.getLogger(__name__)
 
@@ -36,3 +37,14 @@ async def on_error(update: object, context: BotContext) -> None:
     except TelegramError as exc:
         # The apology itself failed (blocked, network): nothing more to do for this update.
         log.warning("apology_failed user=%s error=%s", pseudonym(user_id), type(exc).__name__)
+
+
+def startup_failure(error: BaseException, *, secrets: Iterable[str] = ()) -> str:
+    """One line for an error that stops the program, safe to print.
+
+    PTB's ``InvalidToken`` puts the rejected token in its message, and a traceback printed by
+    the command line would show it: callers print this line instead and exit.
+    """
+    if isinstance(error, InvalidToken):
+        return "MESTRING_TELEGRAM_TOKEN was rejected by Telegram: check the token from @BotFather"
+    return redact(exception_summary(error), secrets)

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     default_locale: LocaleCode = "da"
     default_timezone: str = "Europe/Copenhagen"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Participants' data is erased this long after their team's follow-up has closed.
+    retention_days: int = Field(default=365, ge=30)
 
     @field_validator("telegram_api_url")
     @classmethod

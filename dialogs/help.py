@@ -28,6 +28,8 @@ def help_screen(tr: Tr) -> Screen:
                 "/progress – your progress as a picture\n"
                 "/plan – make a small plan for the week\n"
                 "/settings – language, reminders, quiet hours, name\n"
+                "/mydata – get a copy of your data\n"
+                "/delete – delete your data\n"
                 "/help – this help"
             ),
             tr._("Questions about the course? Write to your instructor in the webinar chat."),

@@ -24,7 +24,7 @@ from dialogs.screen import Button, Screen, escape
 from storage import queries
 from storage.models import Consent, InviteRole, Membership, Municipality, Person, Team
 
-PRIVACY_NOTICE_VERSION = "2026-11"
+PRIVACY_NOTICE_VERSION = "2026-11b"
 MAX_NAME_LENGTH = 40
 
 # Callback actions (all carry the language; steps before consent also carry the code).
@@ -242,6 +242,7 @@ def privacy_screen(tr: Tr, team: TeamInfo, code: str) -> Screen:
             "Researchers get your answers under a code number, never your name."
         ),
         tr._("You can see or delete your data at any time."),
+        tr._("If you withdraw your consent, I stop writing to you and delete your data."),
         "<i>" + tr._("Privacy notice, version {version}", version=PRIVACY_NOTICE_VERSION) + "</i>",
     ))
     return Screen.of(

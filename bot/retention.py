@@ -1,0 +1,58 @@
+"""Wiring: the retention job on an APScheduler ``AsyncIOScheduler``, like ``DeliveryService``.
+
+The job is in memory with a fixed id; what it acts on is in the database, so a restart loses
+nothing and several workers running it at once only repeat a no-op (an erased person is gone).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from dialogs.retention import DEFAULT_RETENTION, erase_expired
+
+log = logging.getLogger(__name__)
+
+RETENTION_JOB = "retention-erase"
+
+
+@dataclass
+class RetentionService:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    retention: timedelta = DEFAULT_RETENTION
+    interval: timedelta = timedelta(hours=6)
+    _scheduler: AsyncIOScheduler | None = None
+
+    async def run_once(self) -> int:
+        """Erase what has expired now; returns how many people were erased (tests call this)."""
+        async with self.sessions.begin() as session:
+            return await erase_expired(session, self.clock.now(), self.retention)
+
+    async def _job(self) -> None:
+        try:
+            erased = await self.run_once()
+            if erased:
+                log.info("retention erased persons=%d", erased)
+        except Exception:  # a bad run must not stop the next one
+            log.exception("retention run failed")
+
+    def start(self) -> None:
+        """Start the job inside the running event loop; the first run happens at once."""
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(self._job, "interval", id=RETENTION_JOB, replace_existing=True,
+                          seconds=self.interval.total_seconds(), max_instances=1,
+                          coalesce=True, next_run_time=datetime.now(UTC))
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("retention started days=%d", self.retention.days)
+
+    async def stop(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        self._scheduler = None
