@@ -93,6 +93,7 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
         CommandHandler("plan", questionnaire.plan_command, filters=private),
         CommandHandler("teams", coordinator.teams_command, filters=private),
         CommandHandler("failures", coordinator.failures_command, filters=private),
+        CommandHandler("export", coordinator.export_command, filters=private),
         CallbackQueryHandler(common.language_chosen, pattern=rf"^v1:{language.ACTION}:"),
         CallbackQueryHandler(participant.onboarding_step, pattern=rf"^v1:({onboarding_steps}):"),
         CallbackQueryHandler(

@@ -24,6 +24,9 @@ app.add_typer(i18n_app, name="i18n")
 
 def _add_coordinator_commands() -> None:
     from bot.cli_coordinator import coordinator_app, invite_app, team_app
+    from bot.cli_export import export
+
+    app.command("export")(export)
 
     app.add_typer(team_app, name="team")
     app.add_typer(invite_app, name="invite")

@@ -56,7 +56,7 @@ def _run_in_transaction(
 def bot_username(settings: Settings) -> str:
     """From MESTRING_BOT_USERNAME, else asked from Telegram (getMe) with the token."""
     if settings.bot_username:
-        return settings.bot_username.removeprefix("@")
+        return _checked_username(settings.bot_username.removeprefix("@"))
     try:
         token = settings.require_token()
     except SettingsError:
@@ -75,6 +75,16 @@ def bot_username(settings: Settings) -> str:
 
 def _link(username: str, code: str) -> str:
     return create_deep_linked_url(username, code)
+
+
+def _checked_username(username: str) -> str:
+    """Refuse a username Telegram would never issue, before anything is written."""
+    try:
+        create_deep_linked_url(username, "check")
+    except ValueError as exc:
+        raise SettingsError(f"MESTRING_BOT_USERNAME {username!r} is not a bot username: {exc}") \
+            from None
+    return username
 
 
 def _write_qr(link: str, path: Path) -> None:

@@ -7,17 +7,19 @@ update; a team or invite outside the granted municipalities is refused like a st
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 
 import segno
 from telegram import Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.helpers import create_deep_linked_url
 
 from bot import render
 from bot.commands import register_staff_menu
 from bot.context import Actor, BotContext
 from bot.handlers import common
-from dialogs import coordinator, delivery_report, onboarding, team_summary
+from dialogs import coordinator, delivery_report, exports, onboarding, team_summary
 from dialogs.callbacks import CallbackDataError, callback, decode
 from dialogs.invites import create_invite, revoke_invite
 from dialogs.screen import Button, Screen, escape
@@ -92,6 +94,38 @@ async def failures_command(update: Update, context: BotContext) -> None:
             session, actor.coordinator_municipality_ids
         )
     await render.send(update, delivery_report.failures_screen(actor.tr, failed, unreachable))
+
+
+async def export_command(update: Update, context: BotContext) -> None:
+    """Every granted municipality's pseudonymised data, as zipped documents in this chat."""
+    actor = _actor(context)
+    if not actor.coordinator_municipality_ids or actor.person_id is None:
+        await render.send(update, refusal_screen(actor))
+        return
+    services = context.services
+    tr = actor.tr
+    await render.send(update, Screen.of(tr._(
+        "I am preparing the export for your municipalities. It contains study IDs only, "
+        "never names. This can take a minute."
+    )))
+    async with services.sessions() as session:
+        scope = await exports.coordinator_scope(session, actor.person_id)
+    chat = update.effective_chat
+    assert chat is not None
+    with tempfile.TemporaryDirectory(prefix="mestring-export-") as tmp:
+        parts = await exports.export_for_chat(
+            services.sessions, scope, f"coordinator:{actor.person_id}", services.clock.now(),
+            Path(tmp),
+        )
+        for part in parts:
+            await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
+            with part.open("rb") as fh:
+                await chat.send_document(fh, filename=part.name)
+    await render.send(update, Screen.of(tr.n_(
+        "The export is ready: {n} file. The codebook explains every column.",
+        "The export is ready: {n} files. The codebook explains every column.",
+        len(parts),
+    )))
 
 
 async def button(update: Update, context: BotContext) -> None:

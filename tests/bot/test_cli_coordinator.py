@@ -98,3 +98,11 @@ def test_coordinator_grant_list_and_revoke(tmp_path: Path) -> None:
     missing = run(["coordinator", "revoke", "99"], tmp_path, **env)
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr
+
+
+def test_an_impossible_bot_username_is_one_line(tmp_path: Path) -> None:
+    result = run(["team", "create", "--municipality", "Køge", "--name", "H",
+                  "--first-session", "2027-01-07T19:00"], tmp_path, MESTRING_BOT_USERNAME="ab")
+    assert result.returncode == 2
+    assert result.stderr.startswith("mestring: MESTRING_BOT_USERNAME 'ab' is not a bot username")
+    assert "Traceback" not in result.stderr

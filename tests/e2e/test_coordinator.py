@@ -161,3 +161,35 @@ async def test_failures_are_listed_by_team(sandbox: Sandbox) -> None:
         ))
     await sandbox.send_text(COORDINATOR, "/failures")
     assert "Hold 3: 1 × Bad Gateway" in sandbox.api.last_message_to(COORDINATOR).text
+
+
+async def test_export_in_chat_comes_as_zipped_documents_without_names(sandbox: Sandbox) -> None:
+    import io
+    import zipfile
+
+    created = await make_team(sandbox)
+    await join(sandbox, PARTICIPANT, created.participant_invite.code, language="da",
+               first_name="Sigrid")
+    await become_coordinator(sandbox, COORDINATOR, "Køge")
+    await sandbox.send_text(COORDINATOR, "/export")
+    documents = [m for m in sandbox.api.messages_to(COORDINATOR) if m.media_kind == "document"]
+    assert documents
+    assert "The export is ready" in sandbox.api.last_message_to(COORDINATOR).text
+    for document in documents:
+        with zipfile.ZipFile(io.BytesIO(document.document_bytes)) as archive:
+            names = archive.namelist()
+            assert any(name.endswith("codebook.csv") for name in names)
+            for name in names:
+                content = archive.read(name)
+                assert b"Sigrid" not in content
+                assert str(PARTICIPANT).encode() not in content
+    async with sandbox.services.sessions() as session:
+        assert "export" in list(await session.scalars(select(AuditLog.action)))
+
+
+async def test_export_is_refused_to_a_participant(sandbox: Sandbox) -> None:
+    created = await make_team(sandbox)
+    await join(sandbox, PARTICIPANT, created.participant_invite.code, language="en")
+    await sandbox.send_text(PARTICIPANT, "/export")
+    assert "course coordinators" in sandbox.api.last_message_to(PARTICIPANT).text
+    assert not [m for m in sandbox.api.messages_to(PARTICIPANT) if m.media_kind == "document"]
