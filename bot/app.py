@@ -21,6 +21,7 @@ from bot.commands import register_menus
 from bot.context import BotContext, BotData, Services
 from bot.delivery import handlers as delivery_handlers
 from bot.handlers import common, coordinator, participant, questionnaire
+from bot.handlers.instructor import INSTRUCTOR_GROUP, add_instructor_handlers
 from bot.handlers.privacy import PRIVACY_GROUP, add_privacy_handlers
 from bot.handlers.robustness import add_robustness_handlers
 from bot.updates import ChatOrderedUpdateProcessor
@@ -78,6 +79,8 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     # Groups, channels, inline queries, edits and unknown commands stop here (group -5);
     # data rights come before any dialog (group -1).
     add_robustness_handlers(application)
+    # Instructor commands, buttons and their typed answers (group -3) stop the update there.
+    add_instructor_handlers(application, group=INSTRUCTOR_GROUP)
     add_privacy_handlers(application, group=PRIVACY_GROUP)
     onboarding_steps = "|".join((
         onboarding.LANGUAGE, onboarding.ABOUT, onboarding.CONSENT_YES, onboarding.CONSENT_NO,

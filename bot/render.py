@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -25,14 +25,26 @@ def markup(screen: Screen) -> InlineKeyboardMarkup | None:
     )
 
 
+async def send_to(bot: Bot, chat_id: int, screen: Screen, **timeouts: float) -> Message:
+    """Send a screen: a text message, or its media with the text as caption.
+
+    Replies and the outbox both send through here, so an instructor's preview is exactly what
+    participants get.
+    """
+    common = {"parse_mode": ParseMode.HTML, "reply_markup": markup(screen), **timeouts}
+    if screen.media is None:
+        return await bot.send_message(chat_id, screen.text, **common)
+    if screen.media.kind == "photo":
+        return await bot.send_photo(chat_id, screen.media.file_id, caption=screen.text, **common)
+    return await bot.send_document(chat_id, screen.media.file_id, caption=screen.text, **common)
+
+
 async def send(update: Update, screen: Screen) -> Message | None:
     """Answer in the chat the update came from."""
     chat = update.effective_chat
     if chat is None:
         return None
-    return await chat.send_message(
-        screen.text, parse_mode=ParseMode.HTML, reply_markup=markup(screen)
-    )
+    return await send_to(chat.get_bot(), chat.id, screen)
 
 
 async def replace(update: Update, screen: Screen) -> None:

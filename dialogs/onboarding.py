@@ -322,5 +322,5 @@ def other_team_screen(tr: Tr) -> Screen:
 
 def staff_invite_screen(tr: Tr) -> Screen:
     return Screen.of(tr._(
-        "This link is for course staff. Staff sign-up is not available in this version yet."
+        "This link is for course staff. Open the link again to sign up as staff."
     ))

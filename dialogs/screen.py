@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,19 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Media:
+    """A photo or file Telegram already has, sent again by its ``file_id``."""
+
+    kind: Literal["photo", "document"]
+    file_id: str
+
+
+@dataclass(frozen=True)
 class Screen:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+    # With media the text becomes its caption (Telegram allows 1,024 characters there).
+    media: Media | None = None
 
     @classmethod
     def of(cls, text: str, *rows: list[Button] | tuple[Button, ...]) -> Screen:

@@ -21,6 +21,18 @@ class Kind(enum.StrEnum):
     EVALUATION = "evaluation"
 
 
+class InstructorKind(enum.StrEnum):
+    """Sent because an instructor asked for it, never planned from the schedule.
+
+    Kept apart from :class:`Kind`, whose members are the planner's: code and tests that walk
+    every planned kind need not know about broadcasts.
+    """
+
+    BROADCAST = "broadcast"
+    # To the instructor, once every copy of a broadcast has an outcome: sent / blocked / failed.
+    BROADCAST_REPORT = "broadcast_report"
+
+
 @dataclass(frozen=True)
 class Policy:
     # Counts towards the weekly cap of unsolicited messages.
@@ -31,7 +43,7 @@ class Policy:
     droppable: bool = False
 
 
-POLICIES: dict[Kind, Policy] = {
+POLICIES: dict[str, Policy] = {
     Kind.MODULE_OPEN: Policy(),
     Kind.WEBINAR_REMINDER: Policy(paced=False),
     Kind.WEBINAR_MOVED: Policy(paced=False, urgent=True),
@@ -40,6 +52,10 @@ POLICIES: dict[Kind, Policy] = {
     Kind.CHECKIN: Policy(),
     Kind.CHECKIN_REMINDER: Policy(droppable=True),
     Kind.EVALUATION: Policy(),
+    # A person writing to their team is not an automated nudge: it neither counts towards nor
+    # waits for the weekly cap. It is not urgent either: quiet hours and pauses apply.
+    InstructorKind.BROADCAST: Policy(paced=False),
+    InstructorKind.BROADCAST_REPORT: Policy(paced=False),
 }
 
 # What the planner derives from the schedule (and may cancel when the plan changes).
@@ -58,7 +74,4 @@ PROMPT_KINDS: frozenset[str] = frozenset(
 
 
 def policy(kind: str) -> Policy:
-    try:
-        return POLICIES[Kind(kind)]
-    except ValueError:
-        return Policy()
+    return POLICIES.get(str(kind), Policy())

@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery.kinds import Kind
+from bot.delivery import outbox
+from bot.delivery.kinds import InstructorKind, Kind
 from bot.delivery.pacing import PersonTime
 from bot.i18n import Catalogs, Tr, negotiate_locale
-from dialogs import reminders
+from dialogs import instructor_broadcast, reminders
 from dialogs.course import module_opened_screen
 from dialogs.screen import Screen
 from storage.models import (
@@ -175,7 +176,35 @@ class Renderer:
                 if await _completed(session, membership, occasion):
                     return Skip("already answered")
                 return Rendered(reminders.evaluation_prompt_screen(tr, occasion, row.id))
+            case InstructorKind.BROADCAST:
+                screen = await instructor_broadcast.broadcast_message(
+                    session, int(payload.get("broadcast_id") or 0), tr)
+                return Rendered(screen) if screen is not None else Skip("broadcast withdrawn")
+            case InstructorKind.BROADCAST_REPORT:
+                return await _broadcast_report(session, row, tr)
         return Skip(f"unknown kind {row.kind}")
+
+
+async def _broadcast_report(session: AsyncSession, row: OutboxMessage, tr: Tr) -> Rendered | Skip:
+    """The report once every copy has an outcome; until then, a fresh look is planned after
+    the last copy is due (a new row: the dispatcher only sends or cancels this one)."""
+    payload = row.payload or {}
+    broadcast_id = int(payload.get("broadcast_id") or 0)
+    try:
+        report = await instructor_broadcast.broadcast_report(
+            session, broadcast_id, unreachable_before=int(payload.get("unreachable_before") or 0))
+    except LookupError:
+        return Skip("broadcast gone")
+    if report.done:
+        return Rendered(instructor_broadcast.report_screen(tr, report))
+    assert report.next_look is not None
+    assert row.person_id is not None
+    due = max(report.next_look, row.due_at) + instructor_broadcast.REPORT_AFTER
+    await outbox.add_rows(session, [instructor_broadcast.report_row(
+        broadcast_id, int(payload.get("membership_id") or 0), row.person_id, row.chat_id, due,
+        unreachable_before=int(payload.get("unreachable_before") or 0),
+    )], row.due_at)  # created_at: the renderer has no clock of its own
+    return Skip("broadcast still going out; report planned again")
 
 
 def zone_for(person: Person, team: Team | None) -> ZoneInfo:

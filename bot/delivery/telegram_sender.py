@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from telegram import Bot
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
@@ -23,7 +22,7 @@ from bot.delivery.dispatcher import (
     Transient,
     Unreachable,
 )
-from bot.render import markup
+from bot.render import send_to
 from dialogs.screen import Screen
 
 # Telegram's words for a chat that is gone for good (PTB may change their case).
@@ -64,8 +63,8 @@ class PtbSender:
             if not self._ready:
                 await self.bot.initialize()
                 self._ready = True
-            message = await self.bot.send_message(
-                chat_id, screen.text, parse_mode=ParseMode.HTML, reply_markup=markup(screen),
+            message = await send_to(
+                self.bot, chat_id, screen,
                 read_timeout=self.timeout, write_timeout=self.timeout,
                 connect_timeout=self.timeout, pool_timeout=self.timeout,
             )

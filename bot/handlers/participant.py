@@ -16,7 +16,7 @@ from telegram.constants import ChatAction, ParseMode
 from bot import render
 from bot.context import Actor, BotContext
 from bot.delivery import events
-from bot.handlers import common, coordinator, questionnaire
+from bot.handlers import common, coordinator, instructor, questionnaire
 from bot.i18n import SUPPORTED_LOCALES, Tr
 from dialogs import (
     action_plan,
@@ -54,6 +54,9 @@ async def start(update: Update, context: BotContext) -> None:
         check = await invites.check_invite(session, payload, services.clock.now())
     if check.ok and check.invite is not None and check.invite.role == InviteRole.COORDINATOR:
         await coordinator.coordinator_invite(update, context, payload)
+        return
+    if check.ok and check.invite is not None and check.invite.role == InviteRole.INSTRUCTOR:
+        await instructor.instructor_invite(update, context, payload)
         return
     screen = await _invitation_screen(context, actor, payload, actor.tr)
     await render.send(update, screen)

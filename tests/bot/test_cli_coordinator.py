@@ -70,7 +70,7 @@ def test_a_team_for_an_unknown_municipality_or_without_a_username_is_refused(
     tmp_path: Path,
 ) -> None:
     missing = run(["invite", "create", "--municipality", "Nowhere", "--team", "X"], tmp_path,
-                  MESTRING_BOT_USERNAME="b")
+                  MESTRING_BOT_USERNAME="mestring_test_bot")
     assert missing.returncode == 2
     assert "no municipality called 'Nowhere'" in missing.stderr
     no_name = run(["team", "create", "--municipality", "Køge", "--name", "H",

@@ -1,0 +1,441 @@
+"""Instructor handlers: joining by invite, /team, /broadcast, /sessions, /attendance.
+
+Thin by design: decode, call an instructor use-case (which checks the role for the object
+named, in the database, in its own transaction), render after the transaction. A refusal
+rolls the transaction back, so a refused request changes nothing.
+
+These handlers run in their own group before the dialogs' group: each that handles an update
+stops it there (``ApplicationHandlerStop``), so the dialogs' catch-alls don't answer it too;
+the message handler lets everything through except what an instructor dialog waits for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import render
+from bot.commands import register_staff_menu
+from bot.context import Actor, BotContext
+from bot.i18n import Tr
+from bot.logs import pseudonym
+from dialogs import instructor, state
+from dialogs import instructor_broadcast as broadcast
+from dialogs.callbacks import CallbackDataError, decode
+from dialogs.instructor_auth import Refusal, RefusalReason, not_instructor_screen, refusal_text
+from dialogs.screen import Screen
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Update, BotContext], Awaitable[None]]
+
+# After the actor loader (-10) and the robustness guard (-5), before privacy (-1) and the
+# dialogs (0); a group of its own, since only one handler per group sees an update.
+INSTRUCTOR_GROUP = -3
+
+
+def _actor(context: BotContext) -> Actor:
+    if context.actor is None:
+        raise RuntimeError("the actor loader did not run before this handler")
+    return context.actor
+
+
+def _stops(handler: Handler) -> Handler:
+    """Handled here: no later group (the dialogs' fallbacks) sees this update."""
+
+    async def handle(update: Update, context: BotContext) -> None:
+        await handler(update, context)
+        raise ApplicationHandlerStop
+
+    handle.__name__ = handler.__name__
+    handle.__doc__ = handler.__doc__
+    return handle
+
+
+def add_instructor_handlers(application: Application, *, group: int) -> None:  # type: ignore[type-arg]
+    """Register the instructor handlers in ``group``, which must run after the actor loader
+    and before the dialogs' group (their catch-alls would answer first)."""
+    private = filters.ChatType.PRIVATE
+    actions = "|".join((*instructor.ACTIONS, *broadcast.ACTIONS))
+    for handler in (
+        CommandHandler("team", _stops(team_command), filters=private),
+        CommandHandler("broadcast", _stops(broadcast_command), filters=private),
+        CommandHandler("sessions", _stops(sessions_command), filters=private),
+        CommandHandler("attendance", _stops(attendance_command), filters=private),
+        CallbackQueryHandler(_stops(button), pattern=rf"^v1:({actions})(:|$)"),
+        MessageHandler(private & ~filters.COMMAND & ~filters.UpdateType.EDITED, typed),
+    ):
+        application.add_handler(handler, group=group)
+
+
+# -- joining by invite -------------------------------------------------------------------------
+
+
+async def instructor_invite(update: Update, context: BotContext, code: str) -> None:
+    """/start with an instructor invite: the staff notice, then agree or decline."""
+    actor = _actor(context)
+    services = context.services
+    async with services.sessions() as session:
+        team = await instructor.instructor_invitation(session, code, services.clock.now())
+    if team is None:
+        screen = instructor.join_problem_screen(actor.tr, instructor.JoinStatus.INVITE_INVALID)
+    else:
+        screen = instructor.staff_notice_screen(actor.tr, team, code)
+    await render.send(update, screen)
+
+
+async def _join(update: Update, context: BotContext, actor: Actor, code: str) -> None:
+    services = context.services
+    user = update.effective_user
+    assert user is not None
+    async with services.sessions.begin() as session:
+        result = await instructor.join_as_instructor(
+            session, code=code, telegram_user_id=actor.telegram_user_id, chat_id=actor.chat_id,
+            locale=actor.locale, telegram_language_code=user.language_code,
+            now=services.clock.now(),
+        )
+    if result.status not in (instructor.JoinStatus.JOINED, instructor.JoinStatus.ALREADY):
+        await render.replace(update, instructor.join_problem_screen(actor.tr, result.status))
+        return
+    first, *rest = instructor.joined_screens(actor.tr, result, user.first_name)
+    await render.replace(update, first)
+    for screen in rest:
+        await render.send(update, screen)
+    if result.status is instructor.JoinStatus.JOINED:
+        log.info("instructor joined team=%s person=%s", result.team.team_id if result.team
+                 else "-", pseudonym(actor.telegram_user_id))
+        await _register_menu(context, actor)
+
+
+async def _register_menu(context: BotContext, actor: Actor) -> None:
+    """Instructor commands in this person's menu only; a failure leaves them typeable."""
+    try:
+        await register_staff_menu(
+            context.bot, context.services.catalogs, actor.chat_id, actor.locale,
+            instructor=True, coordinator=bool(actor.coordinator_municipality_ids),
+        )
+    except TelegramError as exc:
+        log.warning("instructor menu not set for %s: %s", pseudonym(actor.telegram_user_id),
+                    type(exc).__name__)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+async def team_command(update: Update, context: BotContext) -> None:
+    """The roster: names, progress counts, reachability — never answers."""
+    await _choose_team(update, context, instructor.FOR_ROSTER)
+
+
+async def broadcast_command(update: Update, context: BotContext) -> None:
+    await _choose_team(update, context, instructor.FOR_BROADCAST)
+
+
+async def sessions_command(update: Update, context: BotContext) -> None:
+    await _choose_team(update, context, instructor.FOR_SESSIONS)
+
+
+async def attendance_command(update: Update, context: BotContext) -> None:
+    await _choose_team(update, context, instructor.FOR_ATTENDANCE)
+
+
+async def _choose_team(update: Update, context: BotContext, what: str) -> None:
+    actor = _actor(context)
+    if actor.person_id is None or not actor.instructor_team_ids:
+        await render.send(update, not_instructor_screen(actor.tr))
+        return
+    async with context.services.sessions() as session:
+        teams = await instructor.instructor_teams(session, actor.person_id)
+    if not teams:
+        await render.send(update, not_instructor_screen(actor.tr))
+    elif len(teams) > 1:
+        await render.send(update, instructor.choose_team_screen(actor.tr, what, teams))
+    else:
+        await _for_team(update, context, actor, what, teams[0].team_id)
+
+
+async def _for_team(
+    update: Update, context: BotContext, actor: Actor, what: str, team_id: int
+) -> None:
+    """What a command (or a team button) leads to, for one team. Refusals are raised."""
+    assert actor.person_id is not None
+    services = context.services
+    tr = actor.tr
+    now = services.clock.now()
+    match what:
+        case instructor.FOR_ROSTER:
+            async with services.sessions() as session:
+                roster = await instructor.team_roster(
+                    session, person_id=actor.person_id, team_id=team_id, now=now)
+            first, *rest = instructor.roster_texts(tr, roster)
+            await _show(update, Screen.of(first))
+            for text in rest:
+                await render.send(update, Screen.of(text))
+        case instructor.FOR_BROADCAST:
+            async with services.sessions.begin() as session:
+                team_name = await broadcast.start_broadcast(
+                    session, person_id=actor.person_id, team_id=team_id)
+                await state.wait_for(session, actor.person_id, broadcast.STATE, now,
+                                     team_id=team_id)
+            await _show(update, broadcast.write_screen(tr, team_name))
+        case instructor.FOR_SESSIONS | instructor.FOR_ATTENDANCE:
+            async with services.sessions() as session:
+                team, webinars = await instructor.team_webinars(
+                    session, person_id=actor.person_id, team_id=team_id)
+            if what == instructor.FOR_SESSIONS:
+                await _show(update, instructor.webinars_screen(tr, team, webinars, now))
+            else:
+                await _show(update, instructor.attendance_webinars_screen(tr, team, webinars, now))
+        case _:
+            raise CallbackDataError("unknown team choice")
+
+
+async def _show(update: Update, screen: Screen) -> None:
+    """In place of the pressed message for a button, as a new message for a command."""
+    if update.callback_query is not None:
+        await render.replace(update, screen)
+    else:
+        await render.send(update, screen)
+
+
+async def _refuse(update: Update, tr: Tr, reason: RefusalReason) -> None:
+    text = refusal_text(tr, reason)
+    query = update.callback_query
+    if query is not None:
+        await query.answer(text, show_alert=True)
+    else:
+        await render.send(update, Screen.of(text))
+
+
+# -- buttons -----------------------------------------------------------------------------------
+
+
+async def button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = _actor(context)
+    try:
+        data = decode(query.data)
+        if data.action in (instructor.JOIN, instructor.DECLINE):
+            # Before the role exists: consent is carried by the button, as for participants.
+            await query.answer()
+            if data.action == instructor.JOIN:
+                (code,) = data.args
+                await _join(update, context, actor, code)
+            else:
+                await render.replace(update, instructor.declined_screen(actor.tr))
+            return
+        if actor.person_id is None or not actor.instructor_team_ids:
+            raise Refusal(RefusalReason.NOT_INSTRUCTOR)
+        answered = await _instructor_button(update, context, actor, data.action, data.args)
+        if not answered:
+            await query.answer()
+    except Refusal as refusal:
+        log.info("instructor button refused: %s by %s", refusal.reason,
+                 pseudonym(actor.telegram_user_id))
+        await _refuse(update, actor.tr, refusal.reason)
+    except (CallbackDataError, ValueError, KeyError, IndexError, OverflowError):
+        await query.answer(
+            actor.tr._("This button is no longer in use. Type /help to see what I can do."),
+            show_alert=True,
+        )
+
+
+def _ints(args: tuple[str, ...], count: int) -> list[int]:
+    if len(args) != count:
+        raise CallbackDataError("wrong number of arguments")
+    return [int(a) for a in args]
+
+
+async def _instructor_button(
+    update: Update, context: BotContext, actor: Actor, action: str, args: tuple[str, ...]
+) -> bool:
+    """Do what the button asks; True if it answered the query itself."""
+    assert actor.person_id is not None
+    person = actor.person_id
+    services = context.services
+    tr = actor.tr
+    now = services.clock.now()
+    match action:
+        case instructor.TEAM:
+            what, team = args[0], _ints(args[1:], 1)[0]
+            await _for_team(update, context, actor, what, team)
+        case instructor.WEBINARS:
+            await _for_team(update, context, actor, instructor.FOR_SESSIONS, _ints(args, 1)[0])
+        case instructor.WEBINAR:
+            async with services.sessions.begin() as session:
+                info = await instructor.webinar_for_instructor(
+                    session, person_id=person, webinar_id=_ints(args, 1)[0])
+                await _stop_waiting_for(session, person, instructor.MOVE_STATE)
+            await render.replace(update, instructor.webinar_screen(tr, info, now))
+        case instructor.MOVE_ASK:
+            webinar_id, delta = _ints(args[:1], 1)[0], instructor.QUICK_MOVES[args[1]]
+            async with services.sessions() as session:
+                info = await instructor.webinar_for_instructor(
+                    session, person_id=person, webinar_id=webinar_id)
+            if info.started(now):
+                raise Refusal(RefusalReason.TOO_LATE)
+            new_start = instructor.local_plus(info.starts_at, info.tz, delta)
+            await render.replace(update, instructor.move_confirm_screen(tr, info, new_start))
+        case instructor.MOVE_TYPE:
+            webinar_id = _ints(args, 1)[0]
+            async with services.sessions.begin() as session:
+                info = await instructor.webinar_for_instructor(
+                    session, person_id=person, webinar_id=webinar_id)
+                if info.started(now):
+                    raise Refusal(RefusalReason.TOO_LATE)
+                await state.wait_for(session, person, instructor.MOVE_STATE, now,
+                                     webinar_id=webinar_id)
+            await render.replace(update, instructor.type_time_screen(tr, info))
+        case instructor.MOVE_OK:
+            webinar_id, moment = _ints(args, 2)
+            async with services.sessions.begin() as session:
+                info = await instructor.move_webinar(
+                    session, person_id=person, webinar_id=webinar_id,
+                    new_start=datetime.fromtimestamp(moment, UTC), now=now)
+                await _stop_waiting_for(session, person, instructor.MOVE_STATE)
+            await render.replace(update, instructor.moved_screen(tr, info))
+        case instructor.CANCEL_ASK:
+            async with services.sessions() as session:
+                info = await instructor.webinar_for_instructor(
+                    session, person_id=person, webinar_id=_ints(args, 1)[0])
+            if info.started(now):
+                raise Refusal(RefusalReason.TOO_LATE)
+            await render.replace(update, instructor.cancel_confirm_screen(tr, info))
+        case instructor.CANCEL_OK:
+            async with services.sessions.begin() as session:
+                info = await instructor.cancel_webinar(
+                    session, person_id=person, webinar_id=_ints(args, 1)[0], now=now)
+            await render.replace(update, instructor.cancelled_screen(tr, info))
+        case instructor.ATTENDANCE:
+            async with services.sessions() as session:
+                sheet = await instructor.attendance_sheet(
+                    session, person_id=person, webinar_id=_ints(args, 1)[0], now=now)
+            await render.replace(update, instructor.attendance_screen(tr, sheet))
+        case instructor.MARK:
+            webinar_id, membership_id = _ints(args, 2)
+            async with services.sessions.begin() as session:
+                sheet = await instructor.toggle_attendance(
+                    session, person_id=person, webinar_id=webinar_id,
+                    membership_id=membership_id, now=now)
+            await render.replace(update, instructor.attendance_screen(tr, sheet))
+        case broadcast.SEND:
+            async with services.sessions.begin() as session:
+                confirmed = await broadcast.confirm_broadcast(
+                    session, person_id=person, broadcast_id=_ints(args, 1)[0], now=now)
+            await render.replace(update, broadcast.confirmed_screen(tr, confirmed))
+        case broadcast.DISCARD:
+            async with services.sessions.begin() as session:
+                discarded = await broadcast.discard_broadcast(
+                    session, person_id=person, broadcast_id=_ints(args, 1)[0])
+            await render.replace(update, broadcast.discarded_screen(tr, discarded))
+        case broadcast.STOP:
+            async with services.sessions.begin() as session:
+                await _stop_waiting_for(session, person, broadcast.STATE)
+            await render.replace(update, broadcast.stopped_screen(tr))
+        case _:
+            raise CallbackDataError("unknown instructor button")
+    return False
+
+
+async def _stop_waiting_for(session: AsyncSession, person_id: int, wanted: str) -> None:
+    """Forget an instructor dialog's waiting, and nothing else the person is in the middle of."""
+    waiting = await state.waiting_for(session, person_id)
+    if waiting is not None and waiting.state == wanted:
+        await state.stop_waiting(session, person_id)
+
+
+# -- what an instructor types ------------------------------------------------------------------
+
+
+async def typed(update: Update, context: BotContext) -> None:
+    """A message while a broadcast text or a new webinar time is awaited; else pass it on."""
+    actor = _actor(context)
+    message = update.effective_message
+    if actor.person_id is None or not actor.instructor_team_ids or message is None:
+        return
+    async with context.services.sessions() as session:
+        waiting = await state.waiting_for(session, actor.person_id)
+    if waiting is None or waiting.state not in (broadcast.STATE, instructor.MOVE_STATE):
+        return
+    try:
+        if waiting.state == broadcast.STATE:
+            await _broadcast_draft(update, context, actor, int(waiting.data["team_id"]))
+        else:
+            await _typed_time(update, context, actor, int(waiting.data["webinar_id"]))
+    except Refusal as refusal:
+        async with context.services.sessions.begin() as session:
+            await _stop_waiting_for(session, actor.person_id, waiting.state)
+        await _refuse(update, actor.tr, refusal.reason)
+    raise ApplicationHandlerStop
+
+
+def _message_parts(update: Update) -> tuple[str, str | None, str | None]:
+    """(text, media kind, file id) of what the instructor sent; kind "other" for the rest."""
+    message = update.effective_message
+    assert message is not None
+    if message.text is not None:
+        return message.text, None, None
+    caption = message.caption or ""
+    if message.photo:
+        return caption, "photo", message.photo[-1].file_id  # the largest size
+    if message.document is not None:
+        return caption, "document", message.document.file_id
+    return caption, "other", None
+
+
+async def _broadcast_draft(
+    update: Update, context: BotContext, actor: Actor, team_id: int
+) -> None:
+    assert actor.person_id is not None
+    services = context.services
+    tr = actor.tr
+    text, media_kind, file_id = _message_parts(update)
+    problem = broadcast.check_draft(text, media_kind)
+    if problem is not None:
+        await render.send(update, broadcast.draft_problem_screen(
+            tr, problem, media_kind, broadcast.utf16_length(text)))
+        return
+    async with services.sessions.begin() as session:
+        draft = await broadcast.draft_broadcast(
+            session, person_id=actor.person_id, team_id=team_id, text=text,
+            media_kind=media_kind, media_file_id=file_id, now=services.clock.now())
+        await state.stop_waiting(session, actor.person_id)
+    async with services.sessions() as session:
+        preview = await broadcast.broadcast_message(session, draft.broadcast_id, tr)
+    assert preview is not None
+    await render.send(update, preview)
+    await render.send(update, broadcast.confirm_screen(tr, draft))
+
+
+async def _typed_time(update: Update, context: BotContext, actor: Actor, webinar_id: int) -> None:
+    assert actor.person_id is not None
+    services = context.services
+    now = services.clock.now()
+    message = update.effective_message
+    async with services.sessions() as session:
+        info = await instructor.webinar_for_instructor(
+            session, person_id=actor.person_id, webinar_id=webinar_id)
+    text = message.text if message is not None else None
+    new_start = instructor.parse_local_time(text, info.tz) if text else None
+    problem = instructor.check_new_start(new_start, now)
+    if problem is not None:
+        await render.send(update, instructor.move_problem_screen(actor.tr, problem, info))
+        return
+    assert new_start is not None
+    async with services.sessions.begin() as session:
+        await state.stop_waiting(session, actor.person_id)
+    await render.send(update, instructor.move_confirm_screen(actor.tr, info, new_start))
