@@ -7,13 +7,16 @@ Drawing takes a fraction of a second of CPU, so callers run :func:`render_png` i
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from bot.i18n import Tr
-from dialogs.screen import Screen
+from dialogs.questionnaires import Questionnaire, Words, engine
+from dialogs.screen import Screen, escape
 from storage.models import Answer, Membership, ModuleProgress, QuestionnaireResponse
 
 CHECKIN_KEY = "checkin"
@@ -21,17 +24,62 @@ COPING_ITEM = "coping"
 WEEKS = 6
 
 
+EVALUATIONS = ("baseline", "post", "followup")
+
+
+@dataclass(frozen=True)
+class ScoreOverTime:
+    """One of the person's own evaluation scores: before, after and months after the course."""
+
+    label: Words
+    values: dict[str, float]  # occasion -> score
+
+
 @dataclass(frozen=True)
 class Progress:
     prepared: frozenset[int]  # module numbers
     coping: dict[int, float]  # week -> 0..10 answer
+    scores: tuple[ScoreOverTime, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not self.prepared and not self.coping
+        return not self.prepared and not self.coping and not self.scores
 
 
-async def load_progress(session: AsyncSession, membership: Membership) -> Progress:
+async def own_scores(
+    session: AsyncSession, membership: Membership, questionnaires: Mapping[str, Questionnaire]
+) -> tuple[ScoreOverTime, ...]:
+    """Scores with a participant-facing label, from the person's finished evaluations."""
+    responses = await session.scalars(
+        select(QuestionnaireResponse)
+        .where(
+            QuestionnaireResponse.membership_id == membership.id,
+            QuestionnaireResponse.questionnaire_key.in_(EVALUATIONS),
+            QuestionnaireResponse.completed_at.is_not(None),
+        )
+        .options(selectinload(QuestionnaireResponse.answers))
+    )
+    found: dict[str, ScoreOverTime] = {}
+    for response in responses:
+        q = questionnaires.get(response.questionnaire_key)
+        if q is None:
+            continue
+        values = {a.item_key: a.value_number for a in response.answers if not a.skipped}
+        scored = engine.score(q, values)
+        for rule in q.scores:
+            value = scored.get(rule.key)
+            if rule.label is None or value is None:
+                continue
+            row = found.setdefault(rule.key, ScoreOverTime(rule.label, {}))
+            row.values[response.occasion] = value
+    return tuple(found.values())
+
+
+async def load_progress(
+    session: AsyncSession,
+    membership: Membership,
+    questionnaires: Mapping[str, Questionnaire] | None = None,
+) -> Progress:
     prepared = frozenset(await session.scalars(
         select(ModuleProgress.module_no).where(
             ModuleProgress.membership_id == membership.id, ModuleProgress.done_at.is_not(None)
@@ -52,7 +100,8 @@ async def load_progress(session: AsyncSession, membership: Membership) -> Progre
         week = _week_of(occasion)
         if week is not None and value is not None:
             coping[week] = float(value)
-    return Progress(prepared, coping)
+    scores = await own_scores(session, membership, questionnaires) if questionnaires else ()
+    return Progress(prepared, coping, scores)
 
 
 def _week_of(occasion: str) -> int | None:
@@ -129,6 +178,17 @@ def progress_caption(tr: Tr, progress: Progress) -> Screen:
         ))
     else:
         lines.append(tr._("Your answers to the weekly check-in will show here."))
+    if progress.scores:
+        when = {"baseline": tr._("before"), "post": tr._("after"),
+                "followup": tr._("3 months later")}
+        lines.append("")
+        lines.append(tr._("<b>Your questionnaires</b>"))
+        for score in progress.scores:
+            shown = " · ".join(
+                f"{when[occasion]} {tr.number(round(score.values[occasion], 1))}"
+                for occasion in EVALUATIONS if occasion in score.values
+            )
+            lines.append(f"{escape(score.label.render(tr))}: {shown}")
     return Screen.of("\n".join(lines))
 
 

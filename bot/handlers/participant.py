@@ -347,7 +347,10 @@ async def progress_command(update: Update, context: BotContext) -> None:
         return
     async with context.services.sessions() as session:
         membership = await course.participant_membership(session, actor.person_id)
-        data = await progress.load_progress(session, membership) if membership else None
+        data = (
+            await progress.load_progress(session, membership, context.services.questionnaires)
+            if membership else None
+        )
     if data is None:
         await render.send(update, not_in_team_screen(actor.tr))
         return

@@ -178,6 +178,9 @@ class Score(_Frozen):
     key: Key
     method: Literal["sum", "mean"]
     items: tuple[str, ...] = Field(min_length=1)
+    # What the participant sees next to their own score in /progress; None keeps it for
+    # the research export only.
+    label: Words | None = None
     reverse: tuple[str, ...] = ()
     multiply: float = 1.0
     # None means every item of the score must be answered.
@@ -259,4 +262,5 @@ class Questionnaire(_Frozen):
                           (f"{item.key}.max_label", item.max_label)]  # fmt: skip
             elif isinstance(item, ChoiceItem):
                 found += [(f"{item.key}.option.{o.value}", o.label) for o in item.options]
+        found += [(f"score.{s.key}.label", s.label) for s in self.scores if s.label is not None]
         return found

@@ -86,3 +86,35 @@ async def test_a_forged_settings_button_is_refused_kindly(sandbox: Sandbox) -> N
     async with sandbox.services.sessions() as session:
         person = await session.scalar(select(Person).where(Person.telegram_user_id == KIM))
     assert person.quiet_start is None
+
+
+async def test_progress_shows_own_scores_before_and_after_the_course(sandbox: Sandbox) -> None:
+    created = await make_team(sandbox)
+    await join(sandbox, KIM, created.participant_invite.code, language="en")
+    answers = {
+        "baseline": {"se_daily": 4, "se_plan": 5, "se_calm": 4, "se_help": 5},
+        "post": {"se_daily": 7, "se_plan": 7, "se_calm": 8, "se_help": 8,
+                 "wb_mood": 3, "wb_energy": 3},
+    }
+    async with sandbox.services.sessions.begin() as session:
+        membership = await session.scalar(
+            select(Membership).join(Person).where(Person.telegram_user_id == KIM)
+        )
+        for occasion, items in answers.items():
+            response = QuestionnaireResponse(
+                membership_id=membership.id, questionnaire_key=occasion,
+                questionnaire_version="1", occasion=occasion, language="en",
+                completed_at=sandbox.services.clock.now(),
+            )
+            session.add(response)
+            await session.flush()
+            for key, value in items.items():
+                session.add(Answer(response_id=response.id, item_key=key, value_number=value,
+                                   answered_at=sandbox.services.clock.now()))
+    await sandbox.send_text(KIM, "/progress")
+    caption = sandbox.api.last_message_to(KIM).caption
+    assert "Your questionnaires" in caption
+    assert "Confidence in coping (1–10): before 4.5 · after 7.5" in caption
+    # Two of three wellbeing items answered after: (3 + 3) / 2 × 20; none before.
+    assert "Wellbeing (0–100): after 60" in caption
+    assert "Understanding" not in caption  # never answered, so no score to show
