@@ -97,6 +97,7 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
         CommandHandler("teams", coordinator.teams_command, filters=private),
         CommandHandler("failures", coordinator.failures_command, filters=private),
         CommandHandler("export", coordinator.export_command, filters=private),
+        CommandHandler("newteam", coordinator.new_team_command, filters=private),
         CallbackQueryHandler(common.language_chosen, pattern=rf"^v1:{language.ACTION}:"),
         CallbackQueryHandler(participant.onboarding_step, pattern=rf"^v1:({onboarding_steps}):"),
         CallbackQueryHandler(
@@ -116,6 +117,7 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
         CallbackQueryHandler(
             coordinator.button, pattern=rf"^v1:({'|'.join(coordinator.ACTIONS)})(:|$)"
         ),
+        CallbackQueryHandler(coordinator.new_team_button, pattern=r"^v1:nt:"),
         CallbackQueryHandler(common.stale_button),
         MessageHandler(
             private & filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED,

@@ -46,6 +46,7 @@ async def register_menus(bot: Bot, catalogs: Catalogs, default_locale: str) -> N
 
 COORDINATOR_MENU: tuple[MenuCommand, ...] = (
     MenuCommand("teams", N_("Your teams: summaries and invite links")),
+    MenuCommand("newteam", N_("Create a team with its six webinars")),
     MenuCommand("failures", N_("Messages that could not be delivered")),
     MenuCommand("export", N_("Pseudonymised data for research")),
 )

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import segno
+from sqlalchemy import select
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.helpers import create_deep_linked_url
@@ -19,11 +20,18 @@ from bot import render
 from bot.commands import register_staff_menu
 from bot.context import Actor, BotContext
 from bot.handlers import common
-from dialogs import coordinator, delivery_report, exports, onboarding, team_summary
+from dialogs import (
+    coordinator,
+    coordinator_team,
+    delivery_report,
+    exports,
+    onboarding,
+    team_summary,
+)
 from dialogs.callbacks import CallbackDataError, callback, decode
 from dialogs.invites import create_invite, revoke_invite
 from dialogs.screen import Button, Screen, escape
-from storage.models import Invite, InviteRole, Team
+from storage.models import Invite, InviteRole, Municipality, Team
 
 ACCEPT = "ca"
 DECLINE = "cn"
@@ -262,3 +270,93 @@ async def _revoke(update: Update, context: BotContext, actor: Actor, invite_id: 
     text = (actor.tr._("The link is revoked and no longer works.") if revoked
             else actor.tr._("The link was already revoked."))
     await render.replace(update, Screen.of(text))
+
+
+# -- a new team in chat ----------------------------------------------------------------------
+
+
+async def new_team_command(update: Update, context: BotContext) -> None:
+    actor = _actor(context)
+    if not actor.coordinator_municipality_ids or actor.person_id is None:
+        await render.send(update, refusal_screen(actor))
+        return
+    services = context.services
+    async with services.sessions() as session:
+        municipalities = list(await session.scalars(
+            select(Municipality).where(Municipality.id.in_(actor.coordinator_municipality_ids))
+            .order_by(Municipality.name)
+        ))
+    if len(municipalities) > 1:
+        await render.send(update, coordinator_team.choose_municipality_screen(
+            actor.tr, municipalities
+        ))
+        return
+    async with services.sessions.begin() as session:
+        await coordinator_team.begin(session, actor.person_id, municipalities[0].id,
+                                     services.clock.now())
+    await render.send(update, coordinator_team.step_screen(actor.tr, "name"))
+
+
+async def new_team_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = _actor(context)
+    services = context.services
+    now = services.clock.now()
+    allowed = actor.coordinator_municipality_ids
+    if actor.person_id is None or not allowed:
+        await query.answer(refusal_screen(actor).text, show_alert=True)
+        return
+    try:
+        args = decode(query.data).args
+    except CallbackDataError:
+        await common.stale_button(update, context)
+        return
+    screen: Screen | None = None
+    async with services.sessions.begin() as session:
+        match args:
+            case ("m", municipality_id) if municipality_id.isdigit() \
+                    and int(municipality_id) in allowed:
+                await coordinator_team.begin(session, actor.person_id, int(municipality_id), now)
+                screen = coordinator_team.step_screen(actor.tr, "name")
+            case ("skip",):
+                draft = await coordinator_team.skip_url(session, actor.person_id, now)
+                screen = coordinator_team.step_screen(actor.tr, draft.step) if draft else None
+            case ("l", language):
+                try:
+                    created = await coordinator_team.finish(session, actor.person_id, allowed,
+                                                            language, now)
+                except coordinator.CoordinatorError as error:
+                    created, screen = None, coordinator_team.failed_screen(actor.tr, error)
+                if created is not None:
+                    screen = coordinator_team.created_screen(
+                        actor.tr, created,
+                        create_deep_linked_url(context.bot.username,
+                                               created.participant_invite.code),
+                        create_deep_linked_url(context.bot.username,
+                                               created.instructor_invite.code),
+                    )
+    if screen is None:
+        await common.stale_button(update, context)
+        return
+    await query.answer()
+    await render.send(update, screen)
+
+
+async def typed_new_team(update: Update, context: BotContext) -> None:
+    actor = _actor(context)
+    message = update.effective_message
+    assert actor.person_id is not None
+    assert message is not None
+    services = context.services
+    async with services.sessions.begin() as session:
+        draft, problem = await coordinator_team.answer(
+            session, actor.person_id, actor.coordinator_municipality_ids, message.text,
+            services.clock.now(),
+        )
+    if problem == "gone" or draft is None:
+        await render.send(update, refusal_screen(actor))
+    elif problem is not None:
+        await render.send(update, coordinator_team.problem_screen(actor.tr, problem))
+    else:
+        await render.send(update, coordinator_team.step_screen(actor.tr, draft.step))

@@ -36,6 +36,7 @@ from dialogs import instructor, state
 from dialogs import instructor_broadcast as broadcast
 from dialogs.callbacks import CallbackDataError, decode
 from dialogs.instructor_auth import Refusal, RefusalReason, not_instructor_screen, refusal_text
+from dialogs.local_time import parse_local_time
 from dialogs.screen import Screen
 
 log = logging.getLogger(__name__)
@@ -430,7 +431,7 @@ async def _typed_time(update: Update, context: BotContext, actor: Actor, webinar
         info = await instructor.webinar_for_instructor(
             session, person_id=actor.person_id, webinar_id=webinar_id)
     text = message.text if message is not None else None
-    new_start = instructor.parse_local_time(text, info.tz) if text else None
+    new_start = parse_local_time(text, info.tz) if text else None
     problem = instructor.check_new_start(new_start, now)
     if problem is not None:
         await render.send(update, instructor.move_problem_screen(actor.tr, problem, info))

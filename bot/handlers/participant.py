@@ -20,6 +20,7 @@ from bot.handlers import common, coordinator, instructor, questionnaire
 from bot.i18n import SUPPORTED_LOCALES, Tr
 from dialogs import (
     action_plan,
+    coordinator_team,
     course,
     invites,
     language,
@@ -228,6 +229,9 @@ async def text_message(update: Update, context: BotContext) -> None:
             waiting = await state.waiting_for(session, actor.person_id)
         if waiting is not None and waiting.state == questionnaire.STATE:
             await questionnaire.typed_answer(update, context, int(waiting.data["response_id"]))
+            return
+        if waiting is not None and waiting.state == coordinator_team.STATE:
+            await coordinator.typed_new_team(update, context)
             return
         if waiting is not None and waiting.state == action_plan.STATE:
             await questionnaire.typed_plan(update, context)

@@ -193,3 +193,42 @@ async def test_export_is_refused_to_a_participant(sandbox: Sandbox) -> None:
     await sandbox.send_text(PARTICIPANT, "/export")
     assert "course coordinators" in sandbox.api.last_message_to(PARTICIPANT).text
     assert not [m for m in sandbox.api.messages_to(PARTICIPANT) if m.media_kind == "document"]
+
+
+async def test_a_coordinator_creates_a_team_in_chat(sandbox: Sandbox) -> None:
+    await make_team(sandbox, municipality="Køge", name="Hold 1")
+    await become_coordinator(sandbox, COORDINATOR, "Køge")
+    await sandbox.send_text(COORDINATOR, "/newteam")
+    await sandbox.send_text(COORDINATOR, "Hold 7")
+    await sandbox.send_text(COORDINATOR, "next thursday")
+    assert "could not use that time" in sandbox.api.last_message_to(COORDINATOR).text
+    await sandbox.send_text(COORDINATOR, "2020-01-02 19:00")  # in the past
+    assert "could not use that time" in sandbox.api.last_message_to(COORDINATOR).text
+    await sandbox.send_text(COORDINATOR, "2027-03-11 19:00")
+    await sandbox.send_text(COORDINATOR, "zoom")
+    assert "https://" in sandbox.api.last_message_to(COORDINATOR).text
+    await sandbox.press(COORDINATOR, "No link yet")
+    await sandbox.press(COORDINATOR, "Dansk")
+    created = sandbox.api.last_message_to(COORDINATOR).text
+    assert created.startswith("Hold 7 is created")
+    # Six Thursdays at 19:00 local, across the start of summer time on 28 March.
+    assert created.count("at 19:00") == 6
+    link = created.split("For participants: ")[1].split("\n")[0]
+    code = link.rsplit("=", 1)[1]
+    await join(sandbox, PARTICIPANT, code, language="da")
+    assert "Nu er du med på Hold 7" in " ".join(
+        m.text or "" for m in sandbox.api.messages_to(PARTICIPANT)
+    )
+
+
+async def test_new_team_buttons_outside_the_grant_are_refused(sandbox: Sandbox) -> None:
+    halsnaes = await make_team(sandbox, municipality="Halsnæs", name="Hold 9")
+    await make_team(sandbox, municipality="Køge", name="Hold 1")
+    await become_coordinator(sandbox, COORDINATOR, "Køge")
+    await sandbox.send_text(COORDINATOR, "/teams")
+    screen = sandbox.api.last_message_to(COORDINATOR)
+    update_id = sandbox.api.press_forged(
+        COORDINATOR, screen.message_id, f"v1:nt:m:{halsnaes.municipality.id}"
+    )
+    await sandbox.handled(update_id)
+    assert "no longer in use" in (sandbox.api.callback_answers[-1].answer or {}).get("text", "")
