@@ -78,6 +78,13 @@ class BotContext(CallbackContext[ExtBot[None], dict, dict, BotData]):
     def services(self) -> Services:
         return self.bot_data.services
 
+    @property
+    def acting(self) -> Actor:
+        """The actor, for handlers that run after the loader (every dialog handler does)."""
+        if self.actor is None:
+            raise RuntimeError("the actor loader did not run before this handler")
+        return self.actor
+
     def tr_for(self, language_code: str | None = None) -> Tr:
         """The actor's translator, or the best guess before the actor is loaded."""
         if self.actor is not None:

@@ -1,11 +1,41 @@
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from bot.clock import FrozenClock
+from bot.sandbox import Sandbox, open_sandbox
+from bot.settings import Settings
+
 pytest_plugins = ["tests.fixtures.postgres"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Default settings, untouched by any MESTRING_ variable of the machine running tests."""
+    for key in list(os.environ):
+        if key.startswith("MESTRING_"):
+            monkeypatch.delenv(key)
+    return Settings(data_dir=tmp_path)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+async def sandbox(settings: Settings, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """The real bot on a fresh SQLite file against the local Bot API, on a frozen clock."""
+    async with open_sandbox(
+        settings=settings, database_url=f"sqlite:///{tmp_path / 'sandbox.sqlite3'}", clock=clock
+    ) as running:
+        yield running
 
 _BACKEND = re.compile(r"\[(?:[^\]]*-)?(sqlite|postgresql)(?:-[^\]]*)?\]")
 

@@ -8,20 +8,14 @@ from __future__ import annotations
 from telegram import Update
 
 from bot import render
-from bot.context import Actor, BotContext
+from bot.context import BotContext
 from dialogs import help as help_dialog
 from dialogs import language
 from dialogs.callbacks import CallbackDataError, decode
 
 
-def _actor(context: BotContext) -> Actor:
-    if context.actor is None:
-        raise RuntimeError("the actor loader did not run before this handler")
-    return context.actor
-
-
 async def start(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if actor.is_known:
         await render.send(update, help_dialog.welcome_back_screen(actor.tr, actor.display_name))
     else:
@@ -29,17 +23,17 @@ async def start(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    await render.send(update, help_dialog.help_screen(_actor(context).tr))
+    await render.send(update, help_dialog.help_screen(context.acting.tr))
 
 
 async def language_command(update: Update, context: BotContext) -> None:
-    await render.send(update, language.language_screen(_actor(context).tr))
+    await render.send(update, language.language_screen(context.acting.tr))
 
 
 async def language_chosen(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     try:
         data = decode(query.data)
         (locale,) = data.args
@@ -58,7 +52,7 @@ async def stale_button(update: Update, context: BotContext) -> None:
     """A button this release does not know: from an old message, or forged."""
     query = update.callback_query
     assert query is not None
-    tr = _actor(context).tr
+    tr = context.acting.tr
     await query.answer(
         tr._("This button is no longer in use. Type /help to see what I can do."),
         show_alert=True,
@@ -66,4 +60,4 @@ async def stale_button(update: Update, context: BotContext) -> None:
 
 
 async def not_understood(update: Update, context: BotContext) -> None:
-    await render.send(update, help_dialog.not_understood_screen(_actor(context).tr))
+    await render.send(update, help_dialog.not_understood_screen(context.acting.tr))

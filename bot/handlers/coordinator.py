@@ -41,12 +41,6 @@ REVOKE = "cr"
 ACTIONS = (ACCEPT, DECLINE, SUMMARY, INVITE, REVOKE)
 
 
-def _actor(context: BotContext) -> Actor:
-    if context.actor is None:
-        raise RuntimeError("the actor loader did not run before this handler")
-    return context.actor
-
-
 def refusal_screen(actor: Actor) -> Screen:
     return Screen.of(actor.tr._(
         "This is for course coordinators, and you do not have access to it. "
@@ -56,7 +50,7 @@ def refusal_screen(actor: Actor) -> Screen:
 
 async def coordinator_invite(update: Update, context: BotContext, code: str) -> None:
     """/start with a coordinator invite: say what is stored, then accept or decline."""
-    tr = _actor(context).tr
+    tr = context.acting.tr
     await render.send(update, Screen.of(
         "\n\n".join((
             tr._("<b>You are invited as a coordinator</b>"),
@@ -85,7 +79,7 @@ async def _teams_screen(context: BotContext, actor: Actor) -> Screen:
 
 
 async def teams_command(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if not actor.coordinator_municipality_ids:
         await render.send(update, refusal_screen(actor))
         return
@@ -93,7 +87,7 @@ async def teams_command(update: Update, context: BotContext) -> None:
 
 
 async def failures_command(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if not actor.coordinator_municipality_ids:
         await render.send(update, refusal_screen(actor))
         return
@@ -106,7 +100,7 @@ async def failures_command(update: Update, context: BotContext) -> None:
 
 async def export_command(update: Update, context: BotContext) -> None:
     """Every granted municipality's pseudonymised data, as zipped documents in this chat."""
-    actor = _actor(context)
+    actor = context.acting
     if not actor.coordinator_municipality_ids or actor.person_id is None:
         await render.send(update, refusal_screen(actor))
         return
@@ -139,7 +133,7 @@ async def export_command(update: Update, context: BotContext) -> None:
 async def button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     try:
         data = decode(query.data)
         action, args = data.action, data.args
@@ -276,7 +270,7 @@ async def _revoke(update: Update, context: BotContext, actor: Actor, invite_id: 
 
 
 async def new_team_command(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if not actor.coordinator_municipality_ids or actor.person_id is None:
         await render.send(update, refusal_screen(actor))
         return
@@ -300,7 +294,7 @@ async def new_team_command(update: Update, context: BotContext) -> None:
 async def new_team_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     services = context.services
     now = services.clock.now()
     allowed = actor.coordinator_municipality_ids
@@ -344,7 +338,7 @@ async def new_team_button(update: Update, context: BotContext) -> None:
 
 
 async def typed_new_team(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     message = update.effective_message
     assert actor.person_id is not None
     assert message is not None

@@ -48,12 +48,6 @@ Handler = Callable[[Update, BotContext], Awaitable[None]]
 INSTRUCTOR_GROUP = -3
 
 
-def _actor(context: BotContext) -> Actor:
-    if context.actor is None:
-        raise RuntimeError("the actor loader did not run before this handler")
-    return context.actor
-
-
 def _stops(handler: Handler) -> Handler:
     """Handled here: no later group (the dialogs' fallbacks) sees this update."""
 
@@ -87,7 +81,7 @@ def add_instructor_handlers(application: Application, *, group: int) -> None:  #
 
 async def instructor_invite(update: Update, context: BotContext, code: str) -> None:
     """/start with an instructor invite: the staff notice, then agree or decline."""
-    actor = _actor(context)
+    actor = context.acting
     services = context.services
     async with services.sessions() as session:
         team = await instructor.instructor_invitation(session, code, services.clock.now())
@@ -154,7 +148,7 @@ async def attendance_command(update: Update, context: BotContext) -> None:
 
 
 async def _choose_team(update: Update, context: BotContext, what: str) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if actor.person_id is None or not actor.instructor_team_ids:
         await render.send(update, not_instructor_screen(actor.tr))
         return
@@ -227,7 +221,7 @@ async def _refuse(update: Update, tr: Tr, reason: RefusalReason) -> None:
 async def button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     try:
         data = decode(query.data)
         if data.action in (instructor.JOIN, instructor.DECLINE):
@@ -364,7 +358,7 @@ async def _stop_waiting_for(session: AsyncSession, person_id: int, wanted: str) 
 
 async def typed(update: Update, context: BotContext) -> None:
     """A message while a broadcast text or a new webinar time is awaited; else pass it on."""
-    actor = _actor(context)
+    actor = context.acting
     message = update.effective_message
     if actor.person_id is None or not actor.instructor_team_ids or message is None:
         return

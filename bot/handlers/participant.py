@@ -34,13 +34,6 @@ from dialogs.invites import InviteStatus
 from dialogs.screen import Screen
 from storage.models import InviteRole
 
-
-def _actor(context: BotContext) -> Actor:
-    if context.actor is None:
-        raise RuntimeError("the actor loader did not run before this handler")
-    return context.actor
-
-
 # -- /start with an invite code ----------------------------------------------------------------
 
 
@@ -49,7 +42,7 @@ async def start(update: Update, context: BotContext) -> None:
     if not payload:
         await common.start(update, context)
         return
-    actor = _actor(context)
+    actor = context.acting
     services = context.services
     async with services.sessions() as session:
         check = await invites.check_invite(session, payload, services.clock.now())
@@ -114,7 +107,7 @@ async def onboarding_step(update: Update, context: BotContext) -> None:
     """Every onboarding button before consent: nothing stored, everything in the button."""
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     try:
         data = decode(query.data)
         tr = context.services.catalogs.tr(_lang(data.args[0]))
@@ -179,7 +172,7 @@ async def _join(update: Update, context: BotContext, actor: Actor, tr: Tr, code:
 async def name_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     if actor.person_id is None:
         await common.stale_button(update, context)
         return
@@ -222,7 +215,7 @@ async def _name_chosen(update: Update, context: BotContext, actor: Actor, name: 
 
 async def text_message(update: Update, context: BotContext) -> None:
     """Free text: an answer the bot waits for, or a kind hint."""
-    actor = _actor(context)
+    actor = context.acting
     message = update.effective_message
     if actor.person_id is not None and message is not None and message.text is not None:
         async with context.services.sessions() as session:
@@ -250,7 +243,7 @@ async def text_message(update: Update, context: BotContext) -> None:
 
 
 async def course_command(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     view = await _course_view(context, actor)
     if view is None:
         await render.send(update, not_in_team_screen(actor.tr))
@@ -277,7 +270,7 @@ def not_in_team_screen(tr: Tr) -> Screen:
 async def module_step(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     try:
         data = decode(query.data)
         module_no, step = (int(a) for a in data.args)
@@ -303,7 +296,7 @@ async def module_step(update: Update, context: BotContext) -> None:
 async def module_done(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     try:
         (module_arg,) = decode(query.data).args
         module_no = int(module_arg)
@@ -345,7 +338,7 @@ async def _tick_done_button(message: object, tr: Tr, module_no: int) -> None:
 
 
 async def progress_command(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if actor.person_id is None:
         await render.send(update, not_in_team_screen(actor.tr))
         return
@@ -374,7 +367,7 @@ async def progress_command(update: Update, context: BotContext) -> None:
 
 
 async def settings_command(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if actor.person_id is None:
         await render.send(update, not_in_team_screen(actor.tr))
         return
@@ -397,7 +390,7 @@ async def _settings_screen(context: BotContext, actor: Actor, tr: Tr) -> Screen:
 async def settings_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     if actor.person_id is None:
         await common.stale_button(update, context)
         return

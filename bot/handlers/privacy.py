@@ -25,14 +25,8 @@ from dialogs import privacy
 from dialogs.callbacks import CallbackDataError, decode
 
 
-def _actor(context: BotContext) -> Actor:
-    if context.actor is None:
-        raise RuntimeError("the actor loader did not run before this handler")
-    return context.actor
-
-
 async def mydata_command(update: Update, context: BotContext) -> None:
-    await _send_export(update, context, _actor(context))
+    await _send_export(update, context, context.acting)
 
 
 async def _send_export(update: Update, context: BotContext, actor: Actor) -> None:
@@ -56,7 +50,7 @@ async def delete_command(update: Update, context: BotContext) -> None:
 
 
 async def privacy_command(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if actor.person_id is None:
         await render.send(update, privacy.nothing_stored_screen(actor.tr))
         return
@@ -64,7 +58,7 @@ async def privacy_command(update: Update, context: BotContext) -> None:
 
 
 async def _ask(update: Update, context: BotContext, kind: privacy.Kind, *, replace: bool) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if actor.person_id is None:
         screen = privacy.nothing_stored_screen(actor.tr)
     else:
@@ -82,7 +76,7 @@ async def _ask(update: Update, context: BotContext, kind: privacy.Kind, *, repla
 async def privacy_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     if actor.person_id is None:
         # Erased already (a double tap on "yes"), or never known.
         await query.answer(privacy.expired_confirmation_text(actor.tr), show_alert=True)

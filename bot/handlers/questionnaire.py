@@ -23,12 +23,6 @@ CHECKIN = "checkin"
 PLAN_ITEM = "action_plan"
 
 
-def _actor(context: BotContext) -> Actor:
-    if context.actor is None:
-        raise RuntimeError("the actor loader did not run before this handler")
-    return context.actor
-
-
 def questionnaire_key(occasion: str) -> str:
     """``checkin-3`` → ``checkin``; ``baseline``/``post``/``followup`` are their own keys."""
     return CHECKIN if occasion.startswith(f"{CHECKIN}-") else occasion
@@ -43,7 +37,7 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
     """The "Start" button under a check-in or evaluation prompt."""
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     services = context.services
     try:
         data = decode(query.data)
@@ -83,7 +77,7 @@ async def tap(update: Update, context: BotContext) -> None:
     """Answer, skip, back and open buttons on questionnaire items."""
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     services = context.services
     try:
         parsed = screens.parse_tap(decode(query.data))
@@ -230,7 +224,7 @@ async def _country(context: BotContext, actor: Actor) -> str:
 
 async def typed_answer(update: Update, context: BotContext, response_id: int) -> None:
     """Text while a questionnaire waits: an answer to a text item, or a kind hint."""
-    actor = _actor(context)
+    actor = context.acting
     message = update.effective_message
     assert message is not None
     assert actor.person_id is not None
@@ -260,7 +254,7 @@ async def typed_answer(update: Update, context: BotContext, response_id: int) ->
 
 
 async def plan_command(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     if actor.person_id is None:
         await common.not_understood(update, context)
         return
@@ -282,7 +276,7 @@ async def plan_command(update: Update, context: BotContext) -> None:
 async def plan_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    actor = _actor(context)
+    actor = context.acting
     services = context.services
     now = services.clock.now()
     if actor.person_id is None:
@@ -332,7 +326,7 @@ async def plan_button(update: Update, context: BotContext) -> None:
 
 
 async def typed_plan(update: Update, context: BotContext) -> None:
-    actor = _actor(context)
+    actor = context.acting
     message = update.effective_message
     assert message is not None
     assert actor.person_id is not None

@@ -1,36 +1,15 @@
-"""End-to-end fixtures: the real Application against the local Bot API, on a fresh database."""
+"""End-to-end fixtures: the shared sandbox (tests/conftest.py) with the demo team seeded."""
 
 from __future__ import annotations
-
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from bot.clock import FrozenClock
 from bot.demo import seed_demo
-from bot.sandbox import Sandbox, open_sandbox
-from bot.settings import Settings
+from bot.sandbox import Sandbox
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for key in list(os.environ):
-        if key.startswith("MESTRING_"):
-            monkeypatch.delenv(key)
-    return Settings(data_dir=tmp_path)
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
-async def sandbox(settings: Settings, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with open_sandbox(
-        settings=settings, database_url=f"sqlite:///{tmp_path / 'e2e.sqlite3'}", clock=clock
-    ) as running:
-        await seed_demo(running.services.sessions, clock)
-        yield running
+async def sandbox(sandbox: Sandbox, clock: FrozenClock) -> Sandbox:
+    await seed_demo(sandbox.services.sessions, clock)
+    return sandbox
