@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from telegram import Update
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
 from bot import errors, logs
@@ -82,3 +82,8 @@ def run_bot(
     except InvalidToken as exc:
         # PTB puts the rejected token in its message; say what is wrong without it.
         raise SettingsError(errors.startup_failure(exc, secrets=[token])) from None
+    except NetworkError as exc:
+        raise SettingsError(
+            f"MESTRING_TELEGRAM_API_URL {settings.telegram_api_url} cannot be reached "
+            f"({type(exc).__name__}); check the address and the network"
+        ) from None

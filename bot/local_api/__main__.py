@@ -29,11 +29,14 @@ async def run_forever(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with api:
+    await api.start(args.host, args.port)
+    try:
         # Machine-readable first lines: a parent process reads these to find the server.
         print(f"LOCAL_BOT_API_URL={api.base_url}", flush=True)
         print(f"LOCAL_BOT_API_TOKEN={api.token}", flush=True)
         await stop.wait()
+    finally:
+        await api.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -63,3 +63,33 @@ def test_the_translation_check_passes_on_the_shipped_catalogs(
     result = run(command, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "catalogs complete" in result.stdout
+
+
+def test_run_against_an_unreachable_bot_api_says_so_in_one_line(tmp_path: Path) -> None:
+    result = run(["run"], tmp_path, MESTRING_TELEGRAM_TOKEN="123:secret-token",
+                 MESTRING_TELEGRAM_API_URL="http://127.0.0.1:9")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(
+        "mestring: MESTRING_TELEGRAM_API_URL http://127.0.0.1:9 cannot be reached"
+    )
+    assert "Traceback" not in result.stderr
+    assert "secret-token" not in result.stdout + result.stderr
+
+
+def test_the_local_bot_api_listens_on_the_port_it_is_given(tmp_path: Path) -> None:
+    import socket
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot.local_api", "--port", str(port)],
+        stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == f"LOCAL_BOT_API_URL=http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
