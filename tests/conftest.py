@@ -11,6 +11,7 @@ import pytest
 from bot.clock import FrozenClock
 from bot.sandbox import Sandbox, open_sandbox
 from bot.settings import Settings
+from tests.figures import FIGURES
 
 pytest_plugins = ["tests.fixtures.postgres"]
 
@@ -41,7 +42,12 @@ _BACKEND = re.compile(r"\[(?:[^\]]*-)?(sqlite|postgresql)(?:-[^\]]*)?\]")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say how many database tests ran on each backend, so CI output shows both did."""
+    """Say how many database tests ran on each backend, so CI output shows both did, and
+    show the figures tests measured."""
+    if FIGURES:
+        terminalreporter.section("measured by the tests")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
     counts: Counter[tuple[str, str]] = Counter()
     for outcome in ("passed", "failed", "skipped", "error"):
         for report in terminalreporter.stats.get(outcome, []):

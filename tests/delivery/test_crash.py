@@ -18,6 +18,7 @@ from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_async
 from storage.models import OutboxMessage, OutboxStatus
 from tests.delivery.world import fan_out
+from tests.figures import record_figure
 
 N = 1000
 LEASE_SECONDS = 2.0
@@ -91,7 +92,7 @@ async def test_killed_worker_loses_nothing_and_repeats_at_most_what_was_in_fligh
                            if c["method"] == "sendMessage" and c["ok"])
         lost = [u for u in users if per_chat[u] == 0]
         duplicates = sum(per_chat.values()) - len(per_chat)
-        print(f"\ncrash test: killed at sent={sent_before} in_flight={in_flight} "
+        record_figure(f"crash test: killed at sent={sent_before} in_flight={in_flight} "
               f"lost={len(lost)} duplicates={duplicates}")
         assert await _count(sessions, OutboxStatus.SENT) == N
         assert lost == []

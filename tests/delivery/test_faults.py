@@ -17,6 +17,7 @@ from storage.migrate import upgrade_async
 from storage.models import OutboxMessage, OutboxStatus, Person
 from tests.delivery.helpers import run_timeline
 from tests.delivery.world import fan_out, open_world
+from tests.figures import record_figure
 
 N = 1000
 BLOCKED = range(100_001, 100_021)  # 20 blocked the bot
@@ -70,7 +71,7 @@ async def test_thousand_messages_through_storms_and_faults(tmp_path: Path) -> No
         delivered = {chat for chat in per_chat}
         duplicates = sum(per_chat.values()) - len(per_chat)
         flood_429 = sum(1 for c in api.calls_to("sendMessage") if c.error_code == 429)
-        print(f"\nfault injection: sent={statuses[OutboxStatus.SENT]} "
+        record_figure(f"fault injection: sent={statuses[OutboxStatus.SENT]} "
               f"failed={statuses[OutboxStatus.FAILED]} 429s={flood_429} "
               f"(storm {storm.hits}) 5xx={bad_gateway.hits + internal.hits} "
               f"dropped={dropped.hits} timeouts={slow.hits} duplicates={duplicates} "

@@ -20,6 +20,7 @@ from bot.local_api.limits import Limits
 from storage.engine import create_engine, create_sessionmaker
 from storage.models import OutboxMessage, OutboxStatus
 from tests.delivery.world import fan_out, open_world
+from tests.figures import record_figure
 
 N = 600
 
@@ -53,7 +54,7 @@ async def test_two_workers_send_each_row_exactly_once(db_url: str) -> None:
                     select(OutboxMessage.claimed_by, func.count())
                     .where(OutboxMessage.status == OutboxStatus.SENT)
                     .group_by(OutboxMessage.claimed_by))).all())
-        print(f"\ntwo workers: sent by worker {by_worker}, "
+        record_figure(f"two workers: sent by worker {by_worker}, "
               f"messages={sum(per_chat.values())} chats={len(per_chat)}")
         assert per_chat == Counter({user: 1 for user in users})
         assert sum(by_worker.values()) == N

@@ -20,6 +20,7 @@ from bot.clock import FrozenClock
 from bot.local_api import LocalBotApi
 from bot.sandbox import HumanPace, open_sandbox
 from bot.settings import Settings
+from tests.figures import record_figure
 
 from .helpers import make_team
 
@@ -189,5 +190,5 @@ FUZZ_COUNTS: list[int] = []
 
 def test_the_fuzz_run_covered_at_least_2000_updates() -> None:
     # Runs after the fuzz test in file order; says how many updates were fuzzed.
-    print(f"fuzzed updates: {sum(FUZZ_COUNTS)} in {len(FUZZ_COUNTS)} streams")
+    record_figure(f"fuzzed updates: {sum(FUZZ_COUNTS)} in {len(FUZZ_COUNTS)} streams")
     assert sum(FUZZ_COUNTS) >= STREAMS * STREAM_LENGTH
