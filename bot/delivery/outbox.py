@@ -146,14 +146,7 @@ async def release(
         "status": OutboxStatus.PENDING, "due_at": due_at, "claimed_until": None,
         "claimed_by": None,
     }
-    if error is not None:
-        values["last_error"] = clip_error(error)
-    if attempted:
-        values["attempts"] = Outbox.attempts + 1
-    await session.execute(
-        update(Outbox).where(_mine(row_id, worker)).values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    await _update_claimed(session, row_id, worker, values, error=error, attempted=attempted)
 
 
 async def finish(
@@ -167,6 +160,14 @@ async def finish(
 ) -> None:
     """A final outcome other than sent: failed, expired or cancelled."""
     values: dict[str, Any] = {"status": status, "claimed_until": None}
+    await _update_claimed(session, row_id, worker, values, error=error, attempted=attempted)
+
+
+async def _update_claimed(
+    session: AsyncSession, row_id: int, worker: str, values: dict[str, Any], *,
+    error: str | None, attempted: bool,
+) -> None:
+    """Change a row this worker still holds, counting the attempt and its error."""
     if error is not None:
         values["last_error"] = clip_error(error)
     if attempted:
