@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.clock import Clock
-from bot.i18n import Catalogs, Tr
+from bot.i18n import Catalogs, Tr, negotiate_locale
 from bot.settings import Settings
 from dialogs.questionnaires import Questionnaire, load_questionnaires
 
@@ -89,8 +89,6 @@ class BotContext(CallbackContext[ExtBot[None], dict, dict, BotData]):
         """The actor's translator, or the best guess before the actor is loaded."""
         if self.actor is not None:
             return self.actor.tr
-        from bot.i18n import negotiate_locale
-
         settings = self.services.settings
         return self.services.catalogs.tr(
             negotiate_locale(

@@ -305,6 +305,13 @@ def _pairs(rows: list[list[Button]]) -> list[list[Button]]:
     return [flat[i:i + 2] for i in range(0, len(flat), 2)]
 
 
+async def team_zone(session: AsyncSession, membership: Membership) -> ZoneInfo:
+    """The zone the person's team plans in, for showing their dates."""
+    zone = await session.scalar(select(Team.timezone).where(Team.id == membership.team_id))
+    assert zone is not None
+    return ZoneInfo(zone)
+
+
 async def participant_country(session: AsyncSession, membership: Membership) -> str:
     """The country of the person's team, for emergency numbers."""
     team = await session.get(Team, membership.team_id)

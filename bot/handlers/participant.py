@@ -379,8 +379,10 @@ async def _settings_screen(context: BotContext, actor: Actor, tr: Tr) -> Screen:
     services = context.services
     async with services.sessions() as session:
         membership = await course.participant_membership(session, actor.person_id)
-        zone = (await course.course_view(session, membership, services.clock.now())).timezone \
-            if membership else ZoneInfo(services.settings.default_timezone)
+        zone = (
+            await course.team_zone(session, membership) if membership
+            else ZoneInfo(services.settings.default_timezone)
+        )
         view = await settings.settings_view(
             session, actor.person_id, tr.locale, zone, services.clock.now()
         )
