@@ -43,8 +43,8 @@ async def _fill(url: str, participants: int) -> None:
 
 
 async def _export(url: str, out: Path, trace: bool) -> dict[str, float]:
-    from bot.i18n import Catalogs
     from dialogs.exports import resolve_scope, run_export
+    from locales.i18n import Catalogs
 
     engine = create_engine(url)
     sessions = create_sessionmaker(engine)

@@ -21,15 +21,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bot.clock import SystemClock
-from bot.delivery import outbox
-from bot.delivery.config import DeliveryConfig
-from bot.delivery.kinds import Kind
 from bot.local_api import LocalBotApi
 from bot.sandbox import Sandbox, open_sandbox
 from bot.settings import Settings
 from dialogs.coordinator import create_team_with_invites
+from dialogs.delivery import outbox
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.delivery.kinds import Kind
 from storage import queries
+from storage.clock import SystemClock
 from storage.models import Person
 
 PRESSER = 1

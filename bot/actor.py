@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.context import Actor, BotContext
-from bot.delivery import events
-from bot.i18n import negotiate_locale
+from dialogs.delivery import events
+from locales.i18n import negotiate_locale
 from storage import queries
 
 

@@ -1,13 +1,25 @@
-"""The application factory: the one place where everything is wired together."""
+"""The application factory: the one place where everything is wired together.
+
+:func:`handler_table` lists every handler with its group, in the order PTB runs them for each
+update. :func:`build_runtime` builds what one process runs — the services, the PTB
+``Application``, the outbox and retention jobs and their start/stop hooks — and is used alike by
+``mestring run``, the demo, the tests and the benchmarks.
+"""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
-from telegram import Update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Bot, Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
+    ApplicationHandlerStop,
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -20,17 +32,140 @@ from bot import actor, errors
 from bot.commands import register_menus
 from bot.context import BotContext, BotData, Services
 from bot.delivery import handlers as delivery_handlers
-from bot.handlers import common, coordinator, participant, questionnaire
-from bot.handlers.instructor import INSTRUCTOR_GROUP, add_instructor_handlers
-from bot.handlers.privacy import PRIVACY_GROUP, add_privacy_handlers
-from bot.handlers.robustness import add_robustness_handlers
+from bot.delivery.service import DeliveryService
+from bot.delivery.telegram_sender import PtbSender, make_bot
+from bot.handlers import (
+    common,
+    coordinator,
+    instructor,
+    participant,
+    privacy,
+    questionnaire,
+    robustness,
+)
+from bot.retention import RetentionService
+from bot.settings import Settings
 from bot.updates import ChatOrderedUpdateProcessor
 from dialogs import action_plan, course, language, onboarding, settings
+from dialogs import instructor as instructor_dialogs
+from dialogs import instructor_broadcast as broadcast_dialogs
+from dialogs import privacy as privacy_dialogs
+from dialogs.delivery.config import DeliveryConfig
 from dialogs.questionnaires import screens as questionnaire_screens
+from locales.i18n import Catalogs
+from storage.clock import Clock, SystemClock
+from storage.engine import create_engine, create_sessionmaker
 
-# Handler groups, in the order PTB runs them for each update.
-GROUP_LOAD_ACTOR = -10
-GROUP_DIALOGS = 0
+
+class Group(enum.IntEnum):
+    """Handler groups, in the order PTB runs them; in each, the first matching handler runs."""
+
+    LOAD_ACTOR = -10  # the acting person, their roles and locale, from storage
+    GUARD = -5  # groups, channels, edits, media, unknown commands: answered and stopped here
+    INSTRUCTOR = -3  # staff commands, buttons and the typed answers they wait for
+    PRIVACY = -1  # data rights come before any dialog
+    DIALOGS = 0  # participants' and coordinators' dialogs, then the fallbacks
+
+
+Callback = Callable[[Update, BotContext], Awaitable[None]]
+
+
+def final(callback: Callback) -> Callback:
+    """Handled here: no later group (the dialogs' fallbacks) answers this update again."""
+
+    async def handle(update: Update, context: BotContext) -> None:
+        await callback(update, context)
+        raise ApplicationHandlerStop
+
+    handle.__name__ = callback.__name__
+    handle.__doc__ = callback.__doc__
+    return handle
+
+
+def _buttons(*actions: str) -> str:
+    """The callback-data pattern of these action codes (``v1:<action>`` with or without args)."""
+    return rf"^v1:({'|'.join(actions)})(:|$)"
+
+
+def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg]
+    """Every handler of the bot and its group, in order."""
+    private = filters.ChatType.PRIVATE
+    typed_text = private & filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
+    return [
+        (Group.LOAD_ACTOR, TypeHandler(Update, actor.load_actor)),
+        (Group.GUARD, TypeHandler(Update, robustness.guard)),
+        # -- instructors
+        (Group.INSTRUCTOR, CommandHandler(
+            "team", final(instructor.team_command), filters=private)),
+        (Group.INSTRUCTOR, CommandHandler(
+            "broadcast", final(instructor.broadcast_command), filters=private)),
+        (Group.INSTRUCTOR, CommandHandler(
+            "sessions", final(instructor.sessions_command), filters=private)),
+        (Group.INSTRUCTOR, CommandHandler(
+            "attendance", final(instructor.attendance_command), filters=private)),
+        (Group.INSTRUCTOR, CallbackQueryHandler(
+            final(instructor.button),
+            pattern=_buttons(*instructor_dialogs.ACTIONS, *broadcast_dialogs.ACTIONS))),
+        # Stops the update only when it answers what an instructor dialog waits for.
+        (Group.INSTRUCTOR, MessageHandler(
+            private & ~filters.COMMAND & ~filters.UpdateType.EDITED, instructor.typed)),
+        # -- data rights
+        (Group.PRIVACY, CommandHandler(
+            "mydata", final(privacy.mydata_command), filters=private)),
+        (Group.PRIVACY, CommandHandler(
+            "delete", final(privacy.delete_command), filters=private)),
+        (Group.PRIVACY, CommandHandler(
+            "privacy", final(privacy.privacy_command), filters=private)),
+        (Group.PRIVACY, CallbackQueryHandler(
+            final(privacy.privacy_button), pattern=rf"^v1:{privacy_dialogs.ACTION}:")),
+        # -- participants and coordinators
+        (Group.DIALOGS, CommandHandler("start", participant.start, filters=private)),
+        (Group.DIALOGS, CommandHandler("help", common.help_command, filters=private)),
+        (Group.DIALOGS, CommandHandler("language", common.language_command, filters=private)),
+        (Group.DIALOGS, CommandHandler("course", participant.course_command, filters=private)),
+        (Group.DIALOGS, CommandHandler(
+            "progress", participant.progress_command, filters=private)),
+        (Group.DIALOGS, CommandHandler(
+            "settings", participant.settings_command, filters=private)),
+        (Group.DIALOGS, CommandHandler("plan", questionnaire.plan_command, filters=private)),
+        (Group.DIALOGS, CommandHandler("teams", coordinator.teams_command, filters=private)),
+        (Group.DIALOGS, CommandHandler(
+            "failures", coordinator.failures_command, filters=private)),
+        (Group.DIALOGS, CommandHandler("export", coordinator.export_command, filters=private)),
+        (Group.DIALOGS, CommandHandler(
+            "newteam", coordinator.new_team_command, filters=private)),
+        (Group.DIALOGS, CallbackQueryHandler(
+            common.language_chosen, pattern=rf"^v1:{language.ACTION}:")),
+        (Group.DIALOGS, CallbackQueryHandler(participant.onboarding_step, pattern=_buttons(
+            onboarding.LANGUAGE, onboarding.ABOUT, onboarding.CONSENT_YES,
+            onboarding.CONSENT_NO, onboarding.ADULT_YES, onboarding.ADULT_NO))),
+        (Group.DIALOGS, CallbackQueryHandler(
+            participant.name_button,
+            pattern=rf"^v1:({onboarding.NAME_KEEP}|{onboarding.NAME_WRITE})$")),
+        (Group.DIALOGS, CallbackQueryHandler(
+            participant.module_step, pattern=rf"^v1:{course.STEP}:")),
+        (Group.DIALOGS, CallbackQueryHandler(
+            participant.module_done, pattern=rf"^v1:{course.DONE}:")),
+        (Group.DIALOGS, CallbackQueryHandler(
+            participant.settings_button, pattern=rf"^v1:{settings.ACTION}:")),
+        (Group.DIALOGS, CallbackQueryHandler(
+            questionnaire.start_from_prompt, pattern=r"^v1:q:start:")),
+        (Group.DIALOGS, CallbackQueryHandler(
+            questionnaire.tap,
+            pattern=rf"^v1:({'|'.join(sorted(questionnaire_screens.ACTIONS))}):")),
+        (Group.DIALOGS, CallbackQueryHandler(
+            questionnaire.plan_button, pattern=rf"^v1:{action_plan.ACTION}:")),
+        (Group.DIALOGS, CallbackQueryHandler(
+            delivery_handlers.not_now, pattern=delivery_handlers.LATER_PATTERN)),
+        (Group.DIALOGS, CallbackQueryHandler(
+            coordinator.button, pattern=_buttons(*coordinator.ACTIONS))),
+        (Group.DIALOGS, CallbackQueryHandler(coordinator.new_team_button, pattern=r"^v1:nt:")),
+        # -- fallbacks: a button or message nothing above took
+        (Group.DIALOGS, CallbackQueryHandler(common.stale_button)),
+        (Group.DIALOGS, MessageHandler(typed_text, participant.text_message)),
+        (Group.DIALOGS, MessageHandler(private & ~filters.UpdateType.EDITED,
+                                       common.not_understood)),
+    ]
 
 
 @dataclass(frozen=True)
@@ -49,85 +184,76 @@ class BotApiEndpoint:
         return f"{self.root_url.rstrip('/')}/file/bot"
 
 
-def build_application(
-    services: Services,
+@dataclass
+class Runtime:
+    """Everything one bot process runs, built by :func:`build_runtime`."""
+
+    services: Services
+    engine: AsyncEngine
+    application: Application  # type: ignore[type-arg]
+    processor: ChatOrderedUpdateProcessor
+    delivery: DeliveryService
+    retention: RetentionService
+    # The outbox sends through a Bot of its own, paced apart from the replies.
+    outbox_bot: Bot
+
+
+def build_runtime(
+    settings: Settings,
     endpoint: BotApiEndpoint,
     *,
-    processor: ChatOrderedUpdateProcessor | None = None,
-) -> Application:  # type: ignore[type-arg]
+    database_url: str,
+    clock: Clock | None = None,
+    delivery_config: DeliveryConfig | None = None,
+    scheduled: bool = True,
+) -> Runtime:
+    """Wire one process. ``scheduled=False`` leaves the outbox and retention jobs to the
+    caller (tests drive ``runtime.delivery.run_once()`` on a frozen clock)."""
+    engine = create_engine(database_url)
+    services = Services(
+        settings=settings,
+        sessions=create_sessionmaker(engine),
+        catalogs=Catalogs.load(),
+        clock=clock or SystemClock(),
+    )
+    outbox_bot = make_bot(endpoint.token, endpoint.base_url, endpoint.base_file_url)
+    delivery = DeliveryService.build(
+        sessions=services.sessions, catalogs=services.catalogs, clock=services.clock,
+        sender=PtbSender(outbox_bot), default_locale=settings.default_locale,
+        config=delivery_config,
+    )
+    retention = RetentionService(
+        services.sessions, services.clock, retention=timedelta(days=settings.retention_days)
+    )
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        await register_menus(application.bot, services.catalogs, settings.default_locale)
+        if scheduled:
+            delivery.start()
+            retention.start()
+
+    async def post_shutdown(_: Application) -> None:  # type: ignore[type-arg]
+        await retention.stop()
+        await delivery.stop()
+        await outbox_bot.shutdown()
+        await engine.dispose()
+
+    processor = ChatOrderedUpdateProcessor()
     application = (
         Application.builder()
         .token(endpoint.token)
         .base_url(endpoint.base_url)
         .base_file_url(endpoint.base_file_url)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
-        .concurrent_updates(processor or ChatOrderedUpdateProcessor())
+        .concurrent_updates(processor)
         # Replies wait here only when Telegram says 429; bulk sending has its own pacing.
         .rate_limiter(AIORateLimiter(max_retries=2))
-        .post_init(_post_init)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data.services = services
-    add_handlers(application)
+    for group, handler in handler_table():
+        application.add_handler(handler, group=group)
     application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
-    return application
-
-
-def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
-    private = filters.ChatType.PRIVATE
-    application.add_handler(TypeHandler(Update, actor.load_actor), group=GROUP_LOAD_ACTOR)
-    # Groups, channels, inline queries, edits and unknown commands stop here (group -5);
-    # data rights come before any dialog (group -1).
-    add_robustness_handlers(application)
-    # Instructor commands, buttons and their typed answers (group -3) stop the update there.
-    add_instructor_handlers(application, group=INSTRUCTOR_GROUP)
-    add_privacy_handlers(application, group=PRIVACY_GROUP)
-    onboarding_steps = "|".join((
-        onboarding.LANGUAGE, onboarding.ABOUT, onboarding.CONSENT_YES, onboarding.CONSENT_NO,
-        onboarding.ADULT_YES, onboarding.ADULT_NO,
-    ))
-    for handler in (
-        CommandHandler("start", participant.start, filters=private),
-        CommandHandler("help", common.help_command, filters=private),
-        CommandHandler("language", common.language_command, filters=private),
-        CommandHandler("course", participant.course_command, filters=private),
-        CommandHandler("progress", participant.progress_command, filters=private),
-        CommandHandler("settings", participant.settings_command, filters=private),
-        CommandHandler("plan", questionnaire.plan_command, filters=private),
-        CommandHandler("teams", coordinator.teams_command, filters=private),
-        CommandHandler("failures", coordinator.failures_command, filters=private),
-        CommandHandler("export", coordinator.export_command, filters=private),
-        CommandHandler("newteam", coordinator.new_team_command, filters=private),
-        CallbackQueryHandler(common.language_chosen, pattern=rf"^v1:{language.ACTION}:"),
-        CallbackQueryHandler(participant.onboarding_step, pattern=rf"^v1:({onboarding_steps}):"),
-        CallbackQueryHandler(
-            participant.name_button,
-            pattern=rf"^v1:({onboarding.NAME_KEEP}|{onboarding.NAME_WRITE})$",
-        ),
-        CallbackQueryHandler(participant.module_step, pattern=rf"^v1:{course.STEP}:"),
-        CallbackQueryHandler(participant.module_done, pattern=rf"^v1:{course.DONE}:"),
-        CallbackQueryHandler(participant.settings_button, pattern=rf"^v1:{settings.ACTION}:"),
-        CallbackQueryHandler(questionnaire.start_from_prompt, pattern=r"^v1:q:start:"),
-        CallbackQueryHandler(
-            questionnaire.tap,
-            pattern=rf"^v1:({'|'.join(sorted(questionnaire_screens.ACTIONS))}):",
-        ),
-        CallbackQueryHandler(questionnaire.plan_button, pattern=rf"^v1:{action_plan.ACTION}:"),
-        CallbackQueryHandler(delivery_handlers.not_now, pattern=delivery_handlers.LATER_PATTERN),
-        CallbackQueryHandler(
-            coordinator.button, pattern=rf"^v1:({'|'.join(coordinator.ACTIONS)})(:|$)"
-        ),
-        CallbackQueryHandler(coordinator.new_team_button, pattern=r"^v1:nt:"),
-        CallbackQueryHandler(common.stale_button),
-        MessageHandler(
-            private & filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED,
-            participant.text_message,
-        ),
-        MessageHandler(private & ~filters.UpdateType.EDITED, common.not_understood),
-    ):
-        application.add_handler(handler, group=GROUP_DIALOGS)
-
-
-async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
-    services: Services = application.bot_data.services
-    await register_menus(application.bot, services.catalogs, services.settings.default_locale)
+    return Runtime(services, engine, application, processor, delivery, retention, outbox_bot)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 
-from bot.i18n import N_, Catalogs, telegram_locale
+from locales.i18n import N_, Catalogs, telegram_locale
 
 
 @dataclass(frozen=True)

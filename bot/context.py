@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.clock import Clock
-from bot.i18n import Catalogs, Tr, negotiate_locale
 from bot.settings import Settings
 from dialogs.questionnaires import Questionnaire, load_questionnaires
+from locales.i18n import Catalogs, Tr, negotiate_locale
+from storage.clock import Clock
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock, SystemClock
 from bot.local_api import SimMessage
 from bot.sandbox import Sandbox, open_sandbox
 from bot.settings import Settings
 from dialogs.course import open_module
 from dialogs.invites import create_invite
 from storage import queries
+from storage.clock import Clock, SystemClock
 from storage.models import Consent, InviteRole, Person
 
 DEMO_USER_ID = 424242

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
 from dialogs.retention import DEFAULT_RETENTION, erase_expired
+from storage.clock import Clock
 
 log = logging.getLogger(__name__)
 

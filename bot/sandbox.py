@@ -15,17 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import BotApiEndpoint, build_application
-from bot.clock import Clock, SystemClock
+from bot.app import BotApiEndpoint, build_runtime
 from bot.context import Services
-from bot.delivery.config import DeliveryConfig
 from bot.delivery.service import DeliveryService
-from bot.delivery.telegram_sender import PtbSender, make_bot
-from bot.i18n import Catalogs
 from bot.local_api import LocalBotApi
 from bot.settings import Settings
 from bot.updates import ChatOrderedUpdateProcessor
-from storage.engine import create_engine, create_sessionmaker
+from dialogs.delivery.config import DeliveryConfig
+from storage.clock import Clock
 from storage.migrate import upgrade_async
 
 # A person reads and taps in seconds, not microseconds. Simulated people act at that pace for
@@ -98,22 +95,16 @@ async def open_sandbox(
     assert api is not None
     if owns_api:
         await api.start()
-    engine = None
-    application = None
-    outbox_bot = None
+    runtime = None
     try:
         await upgrade_async(database_url)
-        engine = create_engine(database_url)
-        services = Services(
-            settings=settings,
-            sessions=create_sessionmaker(engine),
-            catalogs=Catalogs.load(),
-            clock=clock or SystemClock(),
+        runtime = build_runtime(
+            settings, BotApiEndpoint(api.base_url, api.token), database_url=database_url,
+            clock=clock,
+            delivery_config=delivery_config or DeliveryConfig(send_rate_per_second=None),
+            scheduled=False,
         )
-        processor = ChatOrderedUpdateProcessor()
-        application = build_application(
-            services, BotApiEndpoint(api.base_url, api.token), processor=processor
-        )
+        application = runtime.application
         await application.initialize()
         if application.post_init is not None:
             # run_polling() would call post_init; starting by hand, we do.
@@ -123,24 +114,18 @@ async def open_sandbox(
         await application.updater.start_polling(
             poll_interval=0, timeout=5, allowed_updates=Update.ALL_TYPES
         )
-        endpoint = BotApiEndpoint(api.base_url, api.token)
-        outbox_bot = make_bot(endpoint.token, endpoint.base_url, endpoint.base_file_url)
-        delivery = DeliveryService.build(
-            sessions=services.sessions, catalogs=services.catalogs, clock=services.clock,
-            sender=PtbSender(outbox_bot), default_locale=settings.default_locale,
-            config=delivery_config or DeliveryConfig(send_rate_per_second=None),
-        )
-        yield Sandbox(api, application, processor, services, engine, pace, delivery)
+        yield Sandbox(api, application, runtime.processor, runtime.services, runtime.engine,
+                      pace, runtime.delivery)
     finally:
-        if outbox_bot is not None:
-            await outbox_bot.shutdown()
-        if application is not None:
+        if runtime is not None:
+            application = runtime.application
             if application.updater is not None and application.updater.running:
                 await application.updater.stop()
             if application.running:
                 await application.stop()
             await application.shutdown()
-        if engine is not None:
-            await engine.dispose()
+            if application.post_shutdown is not None:
+                # …and post_shutdown, which closes the outbox's Bot and the engine.
+                await application.post_shutdown(application)
         if owns_api:
             await api.stop()

@@ -16,9 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from locales.i18n import LocaleCode
+
 ENV_PREFIX = "MESTRING_"
-LocaleCode = Literal["da", "nb", "en"]
-SUPPORTED_LOCALES: tuple[str, ...] = ("da", "nb", "en")
 
 
 class SettingsError(Exception):

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Tr
 from dialogs import state
 from dialogs.callbacks import callback
 from dialogs.screen import Button, Screen, escape
+from locales.i18n import Tr
 from storage.models import ActionPlan
 
 ACTION = "ap"

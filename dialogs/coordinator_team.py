@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import SUPPORTED_LOCALES, Tr
 from dialogs import state
 from dialogs.callbacks import callback
 from dialogs.coordinator import CoordinatorError, CreatedTeam, create_team_with_invites
 from dialogs.language import LANGUAGE_NAMES
 from dialogs.local_time import parse_local_time
 from dialogs.screen import Button, Screen, escape
+from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage.models import Municipality
 
 ACTION = "nt"

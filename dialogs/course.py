@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Tr
 from dialogs.callbacks import callback
 from dialogs.content.course import Course, Module, load_course
 from dialogs.screen import Button, Screen, escape
+from locales.i18n import Tr
 from storage.models import (
     Membership,
     MembershipStatus,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Tr
 from dialogs.screen import Screen, escape
+from locales.i18n import Tr
 from storage.models import Membership, OutboxMessage, OutboxStatus, Person, Role, Team
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.i18n import Tr
 from dialogs.safety import COUNTRY_NAMES, EMERGENCY_NUMBERS
 from dialogs.screen import Screen
+from locales.i18n import Tr
 
 
 def emergency_lines(tr: Tr) -> str:

@@ -17,15 +17,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import events
-from bot.delivery.kinds import Kind
-from bot.i18n import Tr
 from dialogs.callbacks import callback
 from dialogs.coordinator import STAFF_NOTICE_VERSION
+from dialogs.delivery import events
+from dialogs.delivery.kinds import Kind
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
 from dialogs.invites import check_invite
 from dialogs.onboarding import NAME_KEEP, NAME_WRITE, TeamInfo, clean_name
 from dialogs.screen import Button, Screen, escape
+from locales.i18n import Tr
 from storage import queries
 from storage.models import (
     Attendance,

@@ -13,8 +13,8 @@ import enum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Tr
 from dialogs.screen import Screen
+from locales.i18n import Tr
 from storage.models import Membership, MembershipStatus, Role
 
 

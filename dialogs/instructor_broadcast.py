@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import outbox
-from bot.delivery.kinds import InstructorKind
-from bot.i18n import Tr
 from dialogs.callbacks import callback
+from dialogs.delivery import outbox
+from dialogs.delivery.kinds import InstructorKind
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
 from dialogs.screen import Button, Media, Screen, escape
+from locales.i18n import Tr
 from storage.models import (
     AuditLog,
     Broadcast,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import SUPPORTED_LOCALES, Tr
 from dialogs.callbacks import callback
 from dialogs.screen import Button, Screen
+from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage import queries
 
 # Each language is offered in its own name, so a reader finds theirs whatever is shown now.

@@ -15,12 +15,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import SUPPORTED_LOCALES, Tr
 from dialogs.callbacks import callback
 from dialogs.course import open_module, participant_membership
 from dialogs.invites import InviteCheck, InviteStatus, check_invite
 from dialogs.language import LANGUAGE_NAMES
 from dialogs.screen import Button, Screen, escape
+from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage import queries
 from storage.models import Consent, InviteRole, Membership, Municipality, Person, Team
 

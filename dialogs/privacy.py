@@ -25,11 +25,11 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import outbox
-from bot.i18n import Tr
 from dialogs.callbacks import CallbackDataError, callback
+from dialogs.delivery import outbox
 from dialogs.onboarding import PRIVACY_NOTICE_VERSION
 from dialogs.screen import Button, Screen
+from locales.i18n import Tr
 from storage import queries
 from storage.models import AuditLog, Base, Consent, Membership, Municipality, Team
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.i18n import Tr
 from dialogs.questionnaires import Questionnaire, Words, engine
 from dialogs.screen import Screen, escape
+from locales.i18n import Tr
 from storage.models import Answer, Membership, ModuleProgress, QuestionnaireResponse
 
 CHECKIN_KEY = "checkin"

@@ -1,7 +1,7 @@
 """What the bot's own messages look like: webinar reminders and changes, gentle nudges, and the
 prompts for check-ins and questionnaires (each with "Not now").
 
-Plain screens; ``bot.delivery.render`` loads the facts and picks the reader's language.
+Plain screens; ``dialogs.outbox_render`` loads the facts and picks the reader's language.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.i18n import N_, Tr
 from dialogs.callbacks import callback
 from dialogs.course import STEP
 from dialogs.screen import Button, Screen
+from locales.i18n import N_, Tr
 
 QUESTIONNAIRE = "q"  # q:start:<occasion>  — handled by the questionnaire dialogs
 LATER = "later"  # later:<outbox id>       — "Not now": ask again later, no penalty

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery.config import DeliveryConfig
+from dialogs.delivery.config import DeliveryConfig
 from dialogs.privacy import Reason, audit_subject, erase_person
 from storage.models import AuditLog, CoordinatorGrant, Membership, WebinarSession
 

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Tr
 from dialogs.callbacks import callback
 from dialogs.language import LANGUAGE_NAMES
 from dialogs.screen import Button, Screen, escape
+from locales.i18n import Tr
 from storage.models import Person
 
 ACTION = "st"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FrozenClock
 from bot.sandbox import Sandbox, open_sandbox
 from bot.settings import Settings
+from storage.clock import FrozenClock
 from tests.figures import FIGURES
 
 pytest_plugins = ["tests.fixtures.postgres"]

@@ -1,6 +1,5 @@
-"""Durable delivery: the outbox, the planner that fills it, and the dispatcher that empties it.
+"""Sending the outbox through Telegram: the dispatcher's loop, its sender and its scheduler.
 
-Every message the bot sends on its own is an ``outbox`` row first (see docs/delivery.md):
-planned idempotently from the database, claimed with a lease, rendered in the recipient's
-language at send time, and recorded as sent, expired, cancelled or failed.
+What to send and when is the course's rule and lives in ``dialogs.delivery``; this package only
+claims due rows, hands them to Telegram at the pace Telegram allows, and records the outcome.
 """

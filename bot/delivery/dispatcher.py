@@ -25,15 +25,15 @@ from typing import Protocol
 from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.delivery import outbox
-from bot.delivery.config import DeliveryConfig
-from bot.delivery.kinds import PACED_KINDS
-from bot.delivery.pacing import Action, gate
-from bot.delivery.render import Rendered, Renderer, Skip
 from bot.logs import pseudonym
 from dialogs.course import open_module
+from dialogs.delivery import outbox
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.delivery.kinds import PACED_KINDS
+from dialogs.delivery.pacing import Action, gate
+from dialogs.outbox_render import Rendered, Renderer, Skip
 from dialogs.screen import Screen
+from storage.clock import Clock
 from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from telegram import Update
 
 from bot import render
 from bot.context import BotContext
-from bot.delivery.later import ask_again_later
 from dialogs.callbacks import CallbackDataError, decode
+from dialogs.delivery.later import ask_again_later
 from dialogs.reminders import LATER, asked_later_screen, later_gone_text
 
 LATER_PATTERN = rf"^v1:{LATER}:"

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.delivery.config import DeliveryConfig
 from bot.delivery.dispatcher import Dispatcher, DispatchReport, Sender
-from bot.delivery.planner import PlanReport, replan_team, teams_to_plan
-from bot.delivery.render import Renderer
-from bot.i18n import Catalogs
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.delivery.planner import PlanReport, replan_team, teams_to_plan
+from dialogs.outbox_render import Renderer
+from locales.i18n import Catalogs
+from storage.clock import Clock
 
 log = logging.getLogger(__name__)
 

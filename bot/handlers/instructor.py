@@ -12,25 +12,18 @@ the message handler lets everything through except what an instructor dialog wai
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    filters,
 )
 
 from bot import render
 from bot.commands import register_staff_menu
 from bot.context import Actor, BotContext
-from bot.i18n import Tr
 from bot.logs import pseudonym
 from dialogs import instructor, state
 from dialogs import instructor_broadcast as broadcast
@@ -38,42 +31,10 @@ from dialogs.callbacks import CallbackDataError, decode
 from dialogs.instructor_auth import Refusal, RefusalReason, not_instructor_screen, refusal_text
 from dialogs.local_time import parse_local_time
 from dialogs.screen import Screen
+from locales.i18n import Tr
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Update, BotContext], Awaitable[None]]
-
-# After the actor loader (-10) and the robustness guard (-5), before privacy (-1) and the
-# dialogs (0); a group of its own, since only one handler per group sees an update.
-INSTRUCTOR_GROUP = -3
-
-
-def _stops(handler: Handler) -> Handler:
-    """Handled here: no later group (the dialogs' fallbacks) sees this update."""
-
-    async def handle(update: Update, context: BotContext) -> None:
-        await handler(update, context)
-        raise ApplicationHandlerStop
-
-    handle.__name__ = handler.__name__
-    handle.__doc__ = handler.__doc__
-    return handle
-
-
-def add_instructor_handlers(application: Application, *, group: int) -> None:  # type: ignore[type-arg]
-    """Register the instructor handlers in ``group``, which must run after the actor loader
-    and before the dialogs' group (their catch-alls would answer first)."""
-    private = filters.ChatType.PRIVATE
-    actions = "|".join((*instructor.ACTIONS, *broadcast.ACTIONS))
-    for handler in (
-        CommandHandler("team", _stops(team_command), filters=private),
-        CommandHandler("broadcast", _stops(broadcast_command), filters=private),
-        CommandHandler("sessions", _stops(sessions_command), filters=private),
-        CommandHandler("attendance", _stops(attendance_command), filters=private),
-        CallbackQueryHandler(_stops(button), pattern=rf"^v1:({actions})(:|$)"),
-        MessageHandler(private & ~filters.COMMAND & ~filters.UpdateType.EDITED, typed),
-    ):
-        application.add_handler(handler, group=group)
 
 
 # -- joining by invite -------------------------------------------------------------------------

@@ -15,9 +15,7 @@ from telegram.constants import ChatAction, ParseMode
 
 from bot import render
 from bot.context import Actor, BotContext
-from bot.delivery import events
 from bot.handlers import common, coordinator, instructor, questionnaire
-from bot.i18n import SUPPORTED_LOCALES, Tr
 from dialogs import (
     action_plan,
     coordinator_team,
@@ -30,8 +28,10 @@ from dialogs import (
     state,
 )
 from dialogs.callbacks import CallbackDataError, callback, decode
+from dialogs.delivery import events
 from dialogs.invites import InviteStatus
 from dialogs.screen import Screen
+from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage.models import InviteRole
 
 # -- /start with an invite code ----------------------------------------------------------------

@@ -6,17 +6,8 @@ use-case of :mod:`dialogs.privacy` in one transaction, render after it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import (
-    Application,
-    ApplicationHandlerStop,
-    CallbackQueryHandler,
-    CommandHandler,
-    filters,
-)
 
 from bot import render
 from bot.context import Actor, BotContext
@@ -122,40 +113,3 @@ async def _confirmed(update: Update, context: BotContext, actor: Actor, args: li
     await render.replace(update, privacy.erased_screen(actor.tr))
 
 
-Callback = Callable[[Update, BotContext], Awaitable[None]]
-
-# Its own group between the robustness guard (-5) and the dialogs (0), so wiring needs no
-# care for the order of handlers inside the dialog group.
-PRIVACY_GROUP = -1
-
-
-def _final(callback: Callback) -> Callback:
-    """Answered here: the dialog group's catch-alls must not answer the same update again."""
-
-    async def handle(update: Update, context: BotContext) -> None:
-        await callback(update, context)
-        raise ApplicationHandlerStop
-
-    handle.__name__ = callback.__name__
-    return handle
-
-
-def add_privacy_handlers(
-    application: Application,  # type: ignore[type-arg]
-    *,
-    group: int = PRIVACY_GROUP,
-) -> None:
-    """Register /mydata, /delete, /privacy and the privacy buttons in ``group``.
-
-    Each handler ends the update's processing (``ApplicationHandlerStop``), so ``group`` must
-    run before the dialog group (whose catch-alls would answer too) and after the actor
-    loader and the robustness guard: -1 by default.
-    """
-    private = filters.ChatType.PRIVATE
-    for handler in (
-        CommandHandler("mydata", _final(mydata_command), filters=private),
-        CommandHandler("delete", _final(delete_command), filters=private),
-        CommandHandler("privacy", _final(privacy_command), filters=private),
-        CallbackQueryHandler(_final(privacy_button), pattern=rf"^v1:{privacy.ACTION}:"),
-    ):
-        application.add_handler(handler, group=group)

@@ -27,19 +27,17 @@ from collections import deque
 from telegram import ChatMemberAdministrator, ChatMemberMember, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, TypeHandler
+from telegram.ext import ApplicationHandlerStop, CommandHandler
 
 from bot import render
 from bot.context import BotContext
-from bot.i18n import Tr
 from bot.logs import pseudonym
 from dialogs import state
 from dialogs.screen import Screen
+from locales.i18n import Tr
 
 log = logging.getLogger(__name__)
 
-# After the actor loader (-10), before the privacy handlers (-1) and the dialogs (0).
-GROUP_ROBUSTNESS = -5
 
 _GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 _EDITS_REMEMBERED = 32
@@ -191,8 +189,4 @@ async def guard(update: Update, context: BotContext) -> None:
                                                waiting=await _is_waiting(context)))
         raise ApplicationHandlerStop
 
-
-def add_robustness_handlers(application: Application) -> None:  # type: ignore[type-arg]
-    """Register the guard in its own group, after the actor loader, before everything else."""
-    application.add_handler(TypeHandler(Update, guard), group=GROUP_ROBUSTNESS)
 

@@ -1,7 +1,7 @@
 """The six course modules as validated data.
 
 The words live in ``course.toml`` next to this file, so the course team edits words without
-touching code. Every text is an English gettext message id: ``bot.i18n_tools.extract`` reads
+touching code. Every text is an English gettext message id: ``bot.cli.catalogs.extract`` reads
 this file (through :func:`translatable_strings`), translators get the words in the usual
 catalogs, and a screen shows a text to its reader as ``tr._(text)``.
 
@@ -38,8 +38,8 @@ from pydantic import (
     field_validator,
 )
 
-from bot.i18n import placeholders
 from dialogs.readability import count_words
+from locales.i18n import placeholders
 
 COURSE_PATH = Path(__file__).with_name("course.toml")
 # Where translators are pointed to, relative to the project root.

@@ -1,7 +1,7 @@
 """Pseudonymised research exports: check-ins, evaluations, scores, plans, attendance, progress
 and prompt paradata, as CSV (long and wide), one XLSX workbook and a codebook, zipped in parts.
 
-No Telegram here: the command line (`bot/cli_export.py`) and the coordinator's chat handler
+No Telegram here: the command line (`bot/cli/export.py`) and the coordinator's chat handler
 call `run_export` / `export_for_chat` with a scope from `resolve_scope` / `coordinator_scope`.
 See docs/exports.md.
 """

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from bot.i18n import SUPPORTED_LOCALES, Catalogs, Tr
 from dialogs.exports.datasets import SCORE_PREFIX, Column, Dataset, Row, wide_name
 from dialogs.questionnaires import Questionnaire
 from dialogs.questionnaires.model import ChoiceItem, Item, ScaleItem, Score, Words, YesNoItem
+from locales.i18n import SUPPORTED_LOCALES, Catalogs, Tr
 
 NAME = "codebook"
 LOCALES = SUPPORTED_LOCALES  # da, nb, en

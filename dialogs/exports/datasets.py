@@ -41,7 +41,7 @@ Row = tuple[Value, ...]
 
 YIELD_PER = 1000
 CHECKIN = "checkin"
-# The outbox kinds that ask a person to answer a questionnaire (bot.delivery.kinds; not
+# The outbox kinds that ask a person to answer a questionnaire (dialogs.delivery.kinds; not
 # imported: that package belongs to the running bot).
 PROMPT_KINDS = ("checkin", "checkin_reminder", "evaluation")
 REMINDER_KIND = "checkin_reminder"

@@ -18,13 +18,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Catalogs
 from dialogs.exports import codebook, datasets
 from dialogs.exports.archive import TELEGRAM_DOCUMENT_LIMIT, pack
 from dialogs.exports.datasets import Column, Dataset, Row, Value
 from dialogs.exports.scope import ExportScope
 from dialogs.exports.writers import CSV_ENCODING, CsvTable, XlsxBook, XlsxSheet, iso_utc
 from dialogs.questionnaires import Questionnaire, load_questionnaires
+from locales.i18n import Catalogs
 from storage.engine import create_engine, create_sessionmaker
 from storage.models import AuditLog, Municipality, Team
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.i18n import SOURCE_LOCALE, SUPPORTED_LOCALES, Tr
+from locales.i18n import SOURCE_LOCALE, SUPPORTED_LOCALES, Tr
 
 # Keys end up in callback data, database columns (String(64)/String(32)) and export headers:
 # short, lower-case, no spaces.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.i18n import N_, Tr, placeholders
 from dialogs.callbacks import Callback, CallbackDataError, callback
 from dialogs.questionnaires import engine
 from dialogs.questionnaires.engine import AnswerValue
@@ -24,6 +23,7 @@ from dialogs.questionnaires.model import (
 )
 from dialogs.safety import COUNTRY_NAMES, EMERGENCY_NUMBERS
 from dialogs.screen import Button, Screen, escape
+from locales.i18n import N_, Tr, placeholders
 
 ACTION_ANSWER = "qa"
 ACTION_BACK = "qb"

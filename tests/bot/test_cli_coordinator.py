@@ -6,8 +6,8 @@ import asyncio
 import re
 from pathlib import Path
 
-from bot.clock import SystemClock
 from dialogs.invites import InviteStatus, check_invite
+from storage.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 
 from .test_cli import run

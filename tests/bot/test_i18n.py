@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from babel.messages.pofile import read_po, write_po
 
-from bot import i18n_tools
-from bot.i18n import SUPPORTED_LOCALES, CatalogError, Catalogs, negotiate_locale, po_path
+from bot.cli import catalogs
+from locales.i18n import SUPPORTED_LOCALES, CatalogError, Catalogs, negotiate_locale, po_path
 
 
 def test_every_catalog_is_complete_with_matching_placeholders() -> None:
-    problems = i18n_tools.check()
+    problems = catalogs.check()
     assert not problems, "\n".join(map(str, problems))
 
 
@@ -20,9 +20,9 @@ def copy_locales(tmp_path: Path) -> Path:
     import shutil
 
     target = tmp_path / "project"
-    for folder in i18n_tools.EXTRACT_DIRS:
-        shutil.copytree(i18n_tools.PROJECT_DIR / folder, target / folder)
-    shutil.copytree(i18n_tools.PROJECT_DIR / "locales", target / "locales")
+    for folder in catalogs.EXTRACT_DIRS:
+        shutil.copytree(catalogs.PROJECT_DIR / folder, target / folder)
+    shutil.copytree(catalogs.PROJECT_DIR / "locales", target / "locales")
     return target / "locales"
 
 
@@ -41,7 +41,7 @@ def test_the_check_fails_on_a_broken_translation(tmp_path: Path, fault: str) -> 
         message.string = "Velkommen tilbage, {navn}."
     with path.open("wb") as fh:
         write_po(fh, catalog)
-    problems = i18n_tools.check(locales)
+    problems = catalogs.check(locales)
     assert [p.locale for p in problems] == ["da"]
     assert problems[0].msgid == "Welcome back, {name}."
 
@@ -49,8 +49,8 @@ def test_the_check_fails_on_a_broken_translation(tmp_path: Path, fault: str) -> 
 def test_the_check_fails_on_a_message_the_catalogs_do_not_have(tmp_path: Path) -> None:
     locales = copy_locales(tmp_path)
     extra = locales.parent / "dialogs" / "brand_new.py"
-    extra.write_text('from bot.i18n import N_\nTEXT = N_("A sentence nobody translated")\n')
-    problems = i18n_tools.check(locales)
+    extra.write_text('from locales.i18n import N_\nTEXT = N_("A sentence nobody translated")\n')
+    problems = catalogs.check(locales)
     assert {(p.locale, p.problem) for p in problems} == {
         (locale, "not in catalog (run update)") for locale in SUPPORTED_LOCALES
     }

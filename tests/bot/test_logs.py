@@ -14,11 +14,11 @@ from telegram.error import InvalidToken
 from telegram.ext import TypeHandler
 
 from bot import logs
-from bot.clock import FrozenClock
 from bot.errors import startup_failure
 from bot.local_api import DEMO_TOKEN
 from bot.sandbox import Sandbox, open_sandbox
 from bot.settings import Settings, SettingsError, load_settings
+from storage.clock import FrozenClock
 from tests.e2e.helpers import join, make_team, texts
 
 ANNA = 918273645

@@ -9,13 +9,13 @@ import asyncio
 import sys
 from datetime import timedelta
 
-from bot.clock import SystemClock
-from bot.delivery import outbox
-from bot.delivery.config import DeliveryConfig
 from bot.delivery.dispatcher import Dispatcher, worker_name
-from bot.delivery.render import Renderer
 from bot.delivery.telegram_sender import PtbSender, make_bot
-from bot.i18n import Catalogs
+from dialogs.delivery import outbox
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.outbox_render import Renderer
+from locales.i18n import Catalogs
+from storage.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 
 IDLE_POLL_SECONDS = 0.05

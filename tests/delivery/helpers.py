@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import FrozenClock
-from bot.delivery import outbox
 from bot.delivery.dispatcher import Dispatcher, DispatchReport
+from dialogs.delivery import outbox
 from storage import queries
+from storage.clock import FrozenClock
 from storage.models import Membership, OutboxMessage, Person, Team
 
 WEBINAR_URL = "https://webinar.example.org/hold-1"

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from bot.clock import SystemClock
+from storage.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_async
 from storage.models import OutboxMessage, OutboxStatus

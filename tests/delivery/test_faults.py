@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
-from bot.delivery.config import DeliveryConfig
 from bot.local_api import LocalBotApi
 from bot.local_api.limits import Limits
+from dialogs.delivery.config import DeliveryConfig
+from storage.clock import FrozenClock
 from storage.migrate import upgrade_async
 from storage.models import OutboxMessage, OutboxStatus, Person
 from tests.delivery.helpers import run_timeline

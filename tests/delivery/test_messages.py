@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram.ext import CallbackQueryHandler
 
-from bot.clock import FrozenClock
-from bot.delivery.events import cancel_webinar, move_webinar
 from bot.delivery.handlers import LATER_PATTERN, not_now
-from bot.delivery.kinds import Kind
-from bot.delivery.planner import replan_team
 from bot.local_api import SimMessage
 from bot.sandbox import Sandbox
+from dialogs.delivery.events import cancel_webinar, move_webinar
+from dialogs.delivery.kinds import Kind
+from dialogs.delivery.planner import replan_team
 from storage import queries
+from storage.clock import FrozenClock
 from storage.models import OutboxStatus, Person
 from tests.delivery.helpers import WEBINAR_URL, add_members, make_team, rows, run_timeline
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import FrozenClock
-from bot.delivery.events import cancel_webinar, membership_changed, move_webinar
-from bot.delivery.kinds import Kind
-from bot.delivery.planner import PlanReport, replan_team
+from dialogs.delivery.events import cancel_webinar, membership_changed, move_webinar
+from dialogs.delivery.kinds import Kind
+from dialogs.delivery.planner import PlanReport, replan_team
 from storage import queries
+from storage.clock import FrozenClock
 from storage.models import Membership, MembershipStatus, OutboxMessage, OutboxStatus
 from tests.delivery.helpers import add_members, make_team
 

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.delivery.config import DeliveryConfig
-from bot.delivery.kinds import Kind
-from bot.delivery.planner import MemberFacts, WebinarFacts, plan_member
-from bot.delivery.timeplan import quiet_until
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.delivery.kinds import Kind
+from dialogs.delivery.planner import MemberFacts, WebinarFacts, plan_member
+from dialogs.delivery.timeplan import quiet_until
 from storage.queries import weekly_session_starts
 
 ZONES = st.sampled_from([ZoneInfo("Europe/Copenhagen"), ZoneInfo("Europe/Oslo")])

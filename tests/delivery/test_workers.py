@@ -12,11 +12,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
-from bot.delivery import outbox
-from bot.delivery.config import DeliveryConfig
 from bot.local_api import LocalBotApi
 from bot.local_api.limits import Limits
+from dialogs.delivery import outbox
+from dialogs.delivery.config import DeliveryConfig
+from storage.clock import FrozenClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.models import OutboxMessage, OutboxStatus
 from tests.delivery.world import fan_out, open_world

@@ -14,16 +14,16 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 
-from bot.clock import Clock
-from bot.delivery import outbox
-from bot.delivery.config import DeliveryConfig
 from bot.delivery.dispatcher import Dispatcher
-from bot.delivery.kinds import Kind
-from bot.delivery.render import Renderer
 from bot.delivery.telegram_sender import PtbSender, make_bot
-from bot.i18n import Catalogs
 from bot.local_api import LocalBotApi
+from dialogs.delivery import outbox
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.delivery.kinds import Kind
+from dialogs.outbox_render import Renderer
+from locales.i18n import Catalogs
 from storage import queries
+from storage.clock import Clock
 from storage.engine import create_engine, create_sessionmaker
 from tests.delivery.helpers import add_members, make_team
 

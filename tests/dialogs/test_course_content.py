@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from babel.messages.pofile import read_po
 
-from bot import i18n_tools
-from bot.i18n import SUPPORTED_LOCALES, Catalogs, po_path
+from bot.cli import catalogs
 from dialogs.content.course import (
     COURSE_LOCATION,
     COURSE_PATH,
@@ -24,6 +23,7 @@ from dialogs.content.course import (
     load_course,
     translatable_strings,
 )
+from locales.i18n import SUPPORTED_LOCALES, Catalogs, po_path
 
 Data = dict[str, Any]
 
@@ -229,7 +229,7 @@ def test_a_multi_line_string_is_found_where_it_starts(tmp_path: Path) -> None:
 
 
 def test_the_translation_template_holds_the_course() -> None:
-    template = i18n_tools.extract()
+    template = catalogs.extract()
     for text in load_course().texts():
         message = template[text]
         assert message is not None, text
@@ -254,9 +254,9 @@ def test_every_module_is_translated(locale: str) -> None:
 
 def test_a_course_word_missing_from_the_catalogs_fails_the_check(tmp_path: Path) -> None:
     project = tmp_path / "project"
-    for folder in (*i18n_tools.EXTRACT_DIRS, "locales"):
+    for folder in (*catalogs.EXTRACT_DIRS, "locales"):
         shutil.copytree(
-            i18n_tools.PROJECT_DIR / folder, project / folder,
+            catalogs.PROJECT_DIR / folder, project / folder,
             ignore=shutil.ignore_patterns("__pycache__"),
         )
     new_step = "A brand new step that nobody has translated yet."
@@ -264,7 +264,7 @@ def test_a_course_word_missing_from_the_catalogs_fails_the_check(tmp_path: Path)
     data["modules"][2]["steps"][1] = new_step
     (project / COURSE_LOCATION).write_text(to_toml(data), encoding="utf-8")
 
-    problems = i18n_tools.check(project / "locales")
+    problems = catalogs.check(project / "locales")
 
     flagged = {(p.locale, p.problem) for p in problems if p.msgid == new_step}
     assert flagged == {(locale, "not in catalog (run update)") for locale in SUPPORTED_LOCALES}

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import Catalogs, po_path
 from dialogs.content.course import load_course
 from dialogs.readability import (
     DIALOG_LIX_LIMIT,
@@ -28,6 +27,7 @@ from dialogs.readability import (
     stats,
     words,
 )
+from locales.i18n import Catalogs, po_path
 
 CHECKED_LOCALES = ("da", "nb")
 
@@ -94,8 +94,8 @@ def test_words_keep_apostrophes_and_hyphens_inside_a_word() -> None:
     [
         (["dialogs/help.py"], True),
         (["dialogs/instructor.py"], False),
-        (["dialogs/coordinator.py", "bot/cli.py"], False),
-        (["bot/cli_coordinator.py"], False),
+        (["dialogs/coordinator.py", "bot/cli/main.py"], False),
+        (["bot/cli/coordinator.py"], False),
         (["dialogs/staff/broadcast.py"], False),
         (["dialogs/instructor.py", "dialogs/course.py"], True),  # participants see it too
         ([], True),  # unknown: treat as participant text

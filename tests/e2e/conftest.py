@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.clock import FrozenClock
 from bot.demo import seed_demo
 from bot.sandbox import Sandbox
+from storage.clock import FrozenClock
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
 from bot.local_api import LocalBotApi, SimMessage
 from bot.sandbox import HumanPace, Sandbox, open_sandbox
+from storage.clock import FrozenClock
 from storage.models import ActionPlan, Answer, QuestionnaireResponse
 
 from .helpers import WORDS, join, make_team

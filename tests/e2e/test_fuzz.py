@@ -16,10 +16,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bot.clock import FrozenClock
 from bot.local_api import LocalBotApi
 from bot.sandbox import HumanPace, open_sandbox
 from bot.settings import Settings
+from storage.clock import FrozenClock
 from tests.figures import record_figure
 
 from .helpers import make_team

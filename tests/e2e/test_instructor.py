@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
-from bot.delivery.kinds import InstructorKind, Kind
 from bot.local_api import SimMessage
 from bot.sandbox import Sandbox
 from dialogs import instructor
 from dialogs.coordinator import CreatedTeam
+from dialogs.delivery.kinds import InstructorKind, Kind
 from storage import queries
+from storage.clock import FrozenClock
 from storage.models import (
     Answer,
     Attendance,

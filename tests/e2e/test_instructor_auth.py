@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, select, text
 
-from bot.clock import FrozenClock
 from bot.sandbox import Sandbox
 from dialogs import instructor
 from dialogs import instructor_broadcast as broadcast
 from dialogs.callbacks import callback
 from storage import queries
+from storage.clock import FrozenClock
 from storage.models import Broadcast, Membership, Person
 
 from .helpers import make_team

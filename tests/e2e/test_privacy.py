@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect, select, text
 
-from bot.clock import FrozenClock
 from bot.retention import RetentionService
 from bot.sandbox import Sandbox
 from dialogs import privacy
 from dialogs.retention import course_end
+from storage.clock import FrozenClock
 from storage.models import AuditLog, Base, Membership, OutboxMessage, Person
 
 from .helpers import join, make_team, texts

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
 from bot.local_api import SimMessage
 from bot.sandbox import Sandbox
+from storage.clock import FrozenClock
 from storage.models import ActionPlan, Person
 
 from .helpers import LANGUAGE_BUTTON, WORDS, join, make_team, texts

@@ -1,5 +1,4 @@
-"""``mestring export`` as an operator runs it (``python -m bot.cli_export`` until the command
-is registered in bot/cli.py)."""
+"""``mestring export`` as an operator runs it."""
 
 from __future__ import annotations
 
@@ -22,13 +21,7 @@ from .world import World, build_world
 
 
 def _command() -> list[str]:
-    from bot.cli import app
-
-    names = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    if "export" in names:
-        mestring = Path(sys.executable).parent / "mestring"
-        return [str(mestring), "export"]
-    return [sys.executable, "-m", "bot.cli_export"]
+    return [str(Path(sys.executable).parent / "mestring"), "export"]
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

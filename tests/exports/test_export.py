@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Catalogs
 from dialogs.exports import (
     ExportError,
     ExportResult,
@@ -22,6 +21,7 @@ from dialogs.exports import (
     run_export,
 )
 from dialogs.questionnaires import engine as q_engine
+from locales.i18n import Catalogs
 from storage.models import AuditLog, CoordinatorGrant, Person
 
 from .conftest import NOW

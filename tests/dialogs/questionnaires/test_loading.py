@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import Catalogs
 from dialogs.questionnaires import (
     DATA_DIR,
     ChoiceItem,
@@ -18,6 +17,7 @@ from dialogs.questionnaires import (
     load_questionnaires,
 )
 from dialogs.questionnaires.loader import message_ids
+from locales.i18n import Catalogs
 from tests.dialogs.questionnaires.helpers import FIXTURES
 
 VALID = """

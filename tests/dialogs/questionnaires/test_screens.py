@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import Catalogs, Tr
 from dialogs.callbacks import MAX_BYTES, CallbackDataError, decode
 from dialogs.questionnaires import engine, load_questionnaires, screens
 from dialogs.questionnaires.model import ChoiceItem, Questionnaire, ScaleItem, TextItem
 from dialogs.safety import EMERGENCY_NUMBERS
 from dialogs.screen import Screen
+from locales.i18n import Catalogs, Tr
 from tests.dialogs.questionnaires.helpers import FIXTURES
 
 CATALOGS = Catalogs.load()

@@ -332,7 +332,7 @@ async def test_a_planned_response_is_started_by_the_open_button(session: AsyncSe
 
 async def test_answer_buttons_lead_to_the_right_answer(session: AsyncSession) -> None:
     """The handler's way: decode the button, find the item by position, parse, record."""
-    from bot.i18n import Catalogs
+    from locales.i18n import Catalogs
 
     m = await member(session)
     response = await start(session, m, CHECKIN, "checkin-1")

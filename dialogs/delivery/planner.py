@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import outbox
-from bot.delivery.config import DeliveryConfig
-from bot.delivery.kinds import PLANNED_KINDS, Kind, policy
-from bot.delivery.timeplan import at_local, before, days_later, local_date
 from dialogs.course import module_opens_at
+from dialogs.delivery import outbox
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.delivery.kinds import PLANNED_KINDS, Kind, policy
+from dialogs.delivery.timeplan import at_local, before, days_later, local_date
 from storage.models import (
     Membership,
     MembershipStatus,

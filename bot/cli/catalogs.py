@@ -16,10 +16,17 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import DOMAIN, LOCALES_DIR, SOURCE_LOCALE, SUPPORTED_LOCALES, placeholders, po_path
 from dialogs.content.course import COURSE_LOCATION, translatable_strings
 from dialogs.questionnaires.loader import DATA_DIR as QUESTIONNAIRE_DIR
 from dialogs.questionnaires.loader import message_ids as questionnaire_message_ids
+from locales.i18n import (
+    DOMAIN,
+    LOCALES_DIR,
+    SOURCE_LOCALE,
+    SUPPORTED_LOCALES,
+    placeholders,
+    po_path,
+)
 
 PROJECT_DIR = LOCALES_DIR.parent
 POT_PATH = LOCALES_DIR / f"{DOMAIN}.pot"

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.delivery.config import DeliveryConfig
-from bot.delivery.kinds import policy
-from bot.delivery.timeplan import quiet_until
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.delivery.kinds import policy
+from dialogs.delivery.timeplan import quiet_until
 
 WEEK = timedelta(days=7)
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -23,10 +24,12 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 
-SUPPORTED_LOCALES: tuple[str, ...] = ("da", "nb", "en")
+# The one list of languages the bot speaks; settings, screens and catalogs all take it from here.
+LocaleCode = Literal["da", "nb", "en"]
+SUPPORTED_LOCALES: tuple[str, ...] = get_args(LocaleCode)
 SOURCE_LOCALE = "en"
 DOMAIN = "messages"
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = Path(__file__).resolve().parent
 
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 

@@ -1,15 +1,18 @@
-"""The ``mestring`` command line."""
+"""The ``mestring`` command line: the root command and its sub-commands, wired in one place."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.cli.common import fail, settings_or_exit
+from bot.cli.coordinator import coordinator_app, invite_app, team_app
+from bot.cli.export import export
+from bot.settings import SettingsError
 
 # Locals in a traceback could hold the bot token or a database password: never show them.
 app = typer.Typer(
@@ -20,32 +23,12 @@ db_app = typer.Typer(no_args_is_help=True, help="The database.")
 i18n_app = typer.Typer(no_args_is_help=True, help="Translations: extract, update, check.")
 app.add_typer(db_app, name="db")
 app.add_typer(i18n_app, name="i18n")
+app.add_typer(team_app, name="team")
+app.add_typer(invite_app, name="invite")
+app.add_typer(coordinator_app, name="coordinator")
+app.command("export")(export)
 
 
-def _add_coordinator_commands() -> None:
-    from bot.cli_coordinator import coordinator_app, invite_app, team_app
-    from bot.cli_export import export
-
-    app.command("export")(export)
-
-    app.add_typer(team_app, name="team")
-    app.add_typer(invite_app, name="invite")
-    app.add_typer(coordinator_app, name="coordinator")
-
-
-_add_coordinator_commands()
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"mestring: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def settings_or_exit(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except SettingsError as exc:
-        fail(str(exc))
 
 
 @app.command()
@@ -118,18 +101,18 @@ def db_upgrade() -> None:
 @i18n_app.command("update")
 def i18n_update() -> None:
     """Extract messages from the code and merge them into every catalog."""
-    from bot import i18n_tools
+    from bot.cli import catalogs
 
-    for locale, count in i18n_tools.update().items():
+    for locale, count in catalogs.update().items():
         typer.echo(f"{locale}: {count} to translate")
 
 
 @i18n_app.command("check")
 def i18n_check() -> None:
     """Fail on missing or fuzzy translations and mismatched placeholders."""
-    from bot import i18n_tools
+    from bot.cli import catalogs
 
-    problems = i18n_tools.check()
+    problems = catalogs.check()
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import outbox
-from bot.delivery.kinds import InstructorKind, Kind
-from bot.delivery.pacing import PersonTime
-from bot.i18n import Catalogs, Tr, negotiate_locale
 from dialogs import instructor_broadcast, reminders
 from dialogs.course import module_opened_screen
+from dialogs.delivery import outbox
+from dialogs.delivery.kinds import InstructorKind, Kind
+from dialogs.delivery.pacing import PersonTime
+from dialogs.delivery.timeplan import zone_for
 from dialogs.screen import Screen
+from locales.i18n import Catalogs, Tr, negotiate_locale
 from storage.models import (
     Membership,
     MembershipStatus,
@@ -206,10 +206,6 @@ async def _broadcast_report(session: AsyncSession, row: OutboxMessage, tr: Tr) -
     )], row.due_at)  # created_at: the renderer has no clock of its own
     return Skip("broadcast still going out; report planned again")
 
-
-def zone_for(person: Person, team: Team | None) -> ZoneInfo:
-    """The person's own zone if they chose one, else the team's."""
-    return ZoneInfo(person.timezone or (team.timezone if team is not None else "UTC"))
 
 
 async def _progress(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from storage.models import Person, Team
+
 MINUTES_PER_DAY = 24 * 60
 
 
@@ -63,3 +65,8 @@ def quiet_until(moment: datetime, tz: ZoneInfo, start: time, end: time) -> datet
 def next_day_at(moment: datetime, clock: time, tz: ZoneInfo) -> datetime:
     """``clock`` local time on the day after ``moment``'s local date."""
     return at_local(local_date(moment, tz) + timedelta(days=1), clock, tz)
+
+
+def zone_for(person: Person, team: Team | None) -> ZoneInfo:
+    """The person's own zone if they chose one, else the team's."""
+    return ZoneInfo(person.timezone or (team.timezone if team is not None else "UTC"))

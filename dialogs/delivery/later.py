@@ -14,11 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import outbox
-from bot.delivery.config import DeliveryConfig
-from bot.delivery.kinds import PROMPT_KINDS
-from bot.delivery.render import zone_for
-from bot.delivery.timeplan import next_day_at, quiet_until
+from dialogs.delivery import outbox
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.delivery.kinds import PROMPT_KINDS
+from dialogs.delivery.timeplan import next_day_at, quiet_until, zone_for
 from storage.models import Membership, OutboxMessage, OutboxStatus, Person, Team
 
 

@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.helpers import create_deep_linked_url
 
-from bot.clock import SystemClock
+from bot.cli.common import fail, settings_or_exit
 from bot.settings import Settings, SettingsError
 from dialogs import coordinator
+from locales.i18n import SUPPORTED_LOCALES
+from storage.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade
 from storage.models import InviteRole
@@ -109,10 +111,9 @@ def team_create(
     qr_dir: Annotated[Path | None, typer.Option(help="Also write QR code PNGs here.")] = None,
 ) -> None:
     """Create a team with six weekly webinars and print its invite links."""
-    from bot.cli import fail, settings_or_exit
 
     settings = settings_or_exit()
-    if language is not None and language not in ("da", "nb", "en"):
+    if language is not None and language not in SUPPORTED_LOCALES:
         fail("--language must be da, nb or en")
     try:
         username = bot_username(settings)
@@ -157,7 +158,6 @@ def invite_create(
     qr: Annotated[Path | None, typer.Option(help="Write a QR code PNG into this folder.")] = None,
 ) -> None:
     """Make a new invite link for a team."""
-    from bot.cli import fail, settings_or_exit
 
     roles = {"participants": InviteRole.PARTICIPANT, "participant": InviteRole.PARTICIPANT,
              "instructor": InviteRole.INSTRUCTOR}
@@ -180,7 +180,6 @@ def invite_create(
 @invite_app.command("revoke")
 def invite_revoke(invite_id: Annotated[int, typer.Argument(help="The invite's number.")]) -> None:
     """Stop an invite link from working."""
-    from bot.cli import fail, settings_or_exit
 
     settings = settings_or_exit()
     try:
@@ -197,7 +196,6 @@ def team_list(
     municipality: Annotated[str | None, typer.Option(help="Only this municipality.")] = None,
 ) -> None:
     """List teams with their first webinar and number of participants."""
-    from bot.cli import settings_or_exit
 
     settings = settings_or_exit()
     rows = _run_in_transaction(settings, lambda s: coordinator.team_overview(s, municipality))
@@ -218,7 +216,6 @@ def coordinator_grant(
     qr: Annotated[Path | None, typer.Option(help="Write QR code PNGs into this folder.")] = None,
 ) -> None:
     """Make single-use coordinator invite links, one per municipality."""
-    from bot.cli import fail, settings_or_exit
 
     settings = settings_or_exit()
     try:
@@ -236,7 +233,6 @@ def coordinator_grant(
 @coordinator_app.command("list")
 def coordinator_list() -> None:
     """Who coordinates which municipality (grant numbers for revoking)."""
-    from bot.cli import settings_or_exit
 
     settings = settings_or_exit()
     rows = _run_in_transaction(settings, coordinator.list_grants_plain)
@@ -251,7 +247,6 @@ def coordinator_list() -> None:
 @coordinator_app.command("revoke")
 def coordinator_revoke(grant_id: Annotated[int, typer.Argument(help="The grant number.")]) -> None:
     """Take a municipality away from a coordinator."""
-    from bot.cli import fail, settings_or_exit
 
     settings = settings_or_exit()
     try:

@@ -24,10 +24,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bot.clock import SystemClock
+from bot.cli.common import fail, settings_or_exit
 from dialogs.exports import ExportError, ExportResult, ExportScope, resolve_scope, run_export
 from dialogs.exports import Progress as ExportProgress
 from dialogs.exports.archive import TELEGRAM_DOCUMENT_LIMIT
+from storage.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade
 
@@ -62,7 +63,6 @@ def export(
 ) -> None:
     """Export check-ins, evaluations, scores, plans, attendance, progress and prompt paradata
     as CSV, XLSX and a codebook, by study ID only."""
-    from bot.cli import fail, settings_or_exit
 
     settings = settings_or_exit()
     # Days are whole days on the operator's default clock (MESTRING_DEFAULT_TIMEZONE).
@@ -138,7 +138,3 @@ def _print(result: ExportResult) -> None:
     for name, count in result.counts.items():
         typer.echo(f"{name}: {count} rows")
 
-
-if __name__ == "__main__":
-    # `python -m bot.cli_export …` runs the command on its own (until bot/cli.py registers it).
-    typer.run(export)

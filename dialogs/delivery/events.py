@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import outbox
-from bot.delivery.config import DeliveryConfig
-from bot.delivery.kinds import Kind, policy
-from bot.delivery.planner import PlanReport, replan_person, replan_team
+from dialogs.delivery import outbox
+from dialogs.delivery.config import DeliveryConfig
+from dialogs.delivery.kinds import Kind, policy
+from dialogs.delivery.planner import PlanReport, replan_person, replan_team
 from storage.models import (
     Membership,
     MembershipStatus,
