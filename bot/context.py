@@ -7,6 +7,7 @@ handler's needs are visible and checked.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -30,10 +31,9 @@ class Services:
 
     @property
     def throttle_secret(self) -> bytes:
-        """Key for hashing who guessed wrong codes; stable per deployment, never stored."""
-        settings = self.settings
-        seed = settings.telegram_token.get_secret_value() if settings.telegram_token else "local"
-        return hashlib.sha256(b"mestring-throttle:" + seed.encode()).digest()
+        """Key for hashing who guessed wrong codes and for /delete confirmations: derived from
+        the deployment's secret key (never from the bot token alone), never stored."""
+        return hmac.new(self.settings.key, b"mestring-throttle", hashlib.sha256).digest()
 
 
 class BotData:

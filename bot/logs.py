@@ -1,28 +1,52 @@
 """Logging without message text, names or raw Telegram IDs.
 
 Telegram IDs are replaced by a keyed hash so a log line can be correlated with other lines
-about the same person, but not with the person.
+about the same person, but not with the person. The key is the deployment's secret
+(``MESTRING_SECRET_KEY``), given to :func:`configure`: a key known to anyone (a constant in the
+source) would let a reader of the logs hash every possible ID and find the person.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
+import os
 import re
 import sys
 import traceback
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_PSEUDONYM_KEY = b"mestring-logs-v1"
+# Only for records formatted outside our handler (a test's log capture): random per process,
+# so even those lines cannot be traced back.
+_PROCESS_KEY = os.urandom(32)
 
 
-def pseudonym(telegram_id: int | None) -> str:
-    if telegram_id is None:
-        return "-"
-    digest = hashlib.blake2b(str(telegram_id).encode(), key=_PSEUDONYM_KEY, digest_size=6)
-    return "u" + digest.hexdigest()
+@dataclass(frozen=True)
+class Pseudonym:
+    """A Telegram ID in a log call, hashed with the deployment's key when the line is written."""
+
+    telegram_id: int | None
+
+    def keyed(self, key: bytes) -> str:
+        if self.telegram_id is None:
+            return "-"
+        digest = hashlib.blake2b(
+            str(self.telegram_id).encode(), key=hashlib.sha256(b"logs:" + key).digest(),
+            digest_size=6,
+        )
+        return "u" + digest.hexdigest()
+
+    def __str__(self) -> str:
+        return self.keyed(_PROCESS_KEY)
+
+
+def pseudonym(telegram_id: int | None) -> Pseudonym:
+    """Log ``user=%s`` with this, never the ID itself."""
+    return Pseudonym(telegram_id)
 
 
 def exception_summary(error: BaseException | None) -> str:
@@ -77,9 +101,10 @@ class SafeFormatter(logging.Formatter):
     :func:`exception_summary` writes them, and every line passes :func:`redact`.
     """
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = (), *, pseudonym_key: bytes | None = None) -> None:
         super().__init__("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
         self._secrets = tuple(s for s in secrets if s)
+        self._pseudonym_key = pseudonym_key or _PROCESS_KEY
 
     def formatException(self, ei: Any) -> str:
         error = ei[1] if isinstance(ei, tuple) else None
@@ -89,15 +114,25 @@ class SafeFormatter(logging.Formatter):
         return ""
 
     def format(self, record: logging.LogRecord) -> str:
+        if isinstance(record.args, tuple) and any(isinstance(a, Pseudonym) for a in record.args):
+            # A copy: other handlers see the same record.
+            record = copy.copy(record)
+            record.args = tuple(
+                a.keyed(self._pseudonym_key) if isinstance(a, Pseudonym) else a
+                for a in record.args  # type: ignore[union-attr]
+            )
         return redact(super().format(record), self._secrets)
 
 
-def configure(level: str = "INFO", *, secrets: Iterable[str] = ()) -> None:
+def configure(
+    level: str = "INFO", *, secrets: Iterable[str] = (), pseudonym_key: bytes | None = None
+) -> None:
     """Log to stderr as key=value lines at ``level``; third-party loggers no lower than their
     floor (see :data:`THIRD_PARTY_FLOORS`). Pass the token in ``secrets`` to blank it out even
-    where it appears in an unexpected form."""
+    where it appears in an unexpected form, and the deployment's secret key as
+    ``pseudonym_key`` (without one, pseudonyms are stable only within this process)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(SafeFormatter(secrets))
+    handler.setFormatter(SafeFormatter(secrets, pseudonym_key=pseudonym_key))
     handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
     # Replace our own earlier handler and any default one, but keep handlers others attached

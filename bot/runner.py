@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import Update
@@ -10,9 +11,12 @@ from telegram.error import InvalidToken, NetworkError
 from bot import errors, logs
 from bot.app import BotApiEndpoint, build_runtime
 from bot.settings import Settings, SettingsError
+from bot.webhook import WebhookConfig, serve
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "telegram"
 
 
 def run_bot(
@@ -22,9 +26,13 @@ def run_bot(
     webhook_url: str | None,
     listen: str,
     port: int,
-    secret_token: str | None,
 ) -> None:
-    logs.configure(settings.log_level, secrets=[token])
+    """Polling when ``webhook_url`` is None, else a webhook with the required secret."""
+    key = settings.require_secret_key()
+    webhook_secret = settings.require_webhook_secret() if webhook_url else None
+    logs.configure(
+        settings.log_level, secrets=[token, webhook_secret or ""], pseudonym_key=key
+    )
     database_url = settings.resolved_database_url
     upgrade(database_url)
     runtime = build_runtime(
@@ -33,11 +41,11 @@ def run_bot(
     application = runtime.application
     log.info("starting mode=%s", "webhook" if webhook_url else "polling")
     try:
-        if webhook_url:
-            application.run_webhook(
-                listen=listen, port=port, url_path="telegram", webhook_url=webhook_url,
-                secret_token=secret_token, allowed_updates=Update.ALL_TYPES,
-            )
+        if webhook_url and webhook_secret:
+            asyncio.run(serve(application, WebhookConfig(
+                listen=listen, port=port, url_path=WEBHOOK_PATH, public_url=webhook_url,
+                secret=webhook_secret,
+            )))
         else:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken as exc:

@@ -7,6 +7,9 @@ pydantic's validation errors into :class:`SettingsError` with such a line.
 
 from __future__ import annotations
 
+import re
+import secrets
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +22,9 @@ from sqlalchemy.exc import ArgumentError
 from locales.i18n import LocaleCode
 
 ENV_PREFIX = "MESTRING_"
+MIN_SECRET_LENGTH = 32
+HOW_TO_MAKE_ONE = 'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+_WEBHOOK_SECRET = re.compile(rf"[A-Za-z0-9_-]{{{MIN_SECRET_LENGTH},256}}")
 
 
 class SettingsError(Exception):
@@ -40,6 +46,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Participants' data is erased this long after their team's follow-up has closed.
     retention_days: int = Field(default=365, ge=30)
+    # Keys the pseudonyms in logs, the invite-guess throttle and /delete confirmations. Per
+    # deployment and secret: a constant or the bot token would let anyone who reads a log turn
+    # a pseudonym back into a Telegram ID by trying every ID. `run` needs it; the demo and the
+    # tests, which keep nothing, use a random one per process.
+    secret_key: SecretStr | None = None
+    # Telegram sends it in X-Telegram-Bot-Api-Secret-Token with every webhook request.
+    webhook_secret: SecretStr | None = None
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -59,6 +72,28 @@ class Settings(BaseSettings):
         if not bot_id.isdigit() or not secret:
             raise ValueError("does not look like a Bot API token (<bot id>:<secret>)")
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value().strip()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters; {HOW_TO_MAKE_ONE}")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        secret = value.get_secret_value().strip()
+        if not _WEBHOOK_SECRET.fullmatch(secret):
+            raise ValueError(
+                f"must be {MIN_SECRET_LENGTH} to 256 characters of A-Z, a-z, 0-9, _ and - "
+                f"(what Telegram allows); {HOW_TO_MAKE_ONE}"
+            )
+        return SecretStr(secret)
 
     @field_validator("database_url")
     @classmethod
@@ -99,6 +134,29 @@ class Settings(BaseSettings):
                 "(or try `mestring demo`, which needs none)"
             )
         return self.telegram_token.get_secret_value()
+
+    def require_secret_key(self) -> bytes:
+        if self.secret_key is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}SECRET_KEY is not set: it keys the pseudonyms in logs; "
+                f"{HOW_TO_MAKE_ONE}"
+            )
+        return self.secret_key.get_secret_value().encode()
+
+    def require_webhook_secret(self) -> str:
+        if self.webhook_secret is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}WEBHOOK_SECRET is not set: --webhook accepts only requests that "
+                f"carry it; {HOW_TO_MAKE_ONE}"
+            )
+        return self.webhook_secret.get_secret_value()
+
+    @cached_property
+    def key(self) -> bytes:
+        """The deployment's secret key, or a random one for this process when none is set."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        return secrets.token_bytes(32)
 
 
 def load_settings(**overrides: object) -> Settings:

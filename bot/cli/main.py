@@ -35,29 +35,27 @@ app.command("export")(export)
 def run(
     webhook: Annotated[bool, typer.Option(help="Receive updates by webhook (several workers).")]
     = False,
-    webhook_url: Annotated[str | None, typer.Option(help="Public HTTPS URL of this worker.")]
-    = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="Public HTTPS URL Telegram posts to; the proxy forwards it to "
+                          "/telegram on this worker."),
+    ] = None,
     listen: Annotated[str, typer.Option(help="Address the webhook server binds.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port the webhook server binds.")] = 8443,
-    secret_token: Annotated[
-        str | None, typer.Option(envvar="MESTRING_WEBHOOK_SECRET", help="Webhook secret.")
-    ] = None,
 ) -> None:
-    """Serve Telegram: long polling by default, or a webhook."""
+    """Serve Telegram: long polling by default, or a webhook (needs MESTRING_WEBHOOK_SECRET)."""
     from bot.runner import run_bot
 
     settings = settings_or_exit()
-    try:
-        token = settings.require_token()
-    except SettingsError as exc:
-        fail(str(exc))
     if webhook and not webhook_url:
         fail("--webhook needs --webhook-url (the public HTTPS address Telegram posts to)")
     try:
-        run_bot(
-            settings, token, webhook_url=webhook_url if webhook else None, listen=listen,
-            port=port, secret_token=secret_token,
-        )
+        token = settings.require_token()
+        settings.require_secret_key()
+        if webhook:
+            settings.require_webhook_secret()
+        run_bot(settings, token, webhook_url=webhook_url if webhook else None, listen=listen,
+                port=port)
     except SettingsError as exc:
         fail(str(exc))
 

@@ -31,6 +31,14 @@ def test_run_without_a_token_says_so_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_run_without_a_secret_key_says_how_to_make_one(tmp_path: Path) -> None:
+    result = run(["run"], tmp_path, MESTRING_TELEGRAM_TOKEN="123:abc")
+    assert result.returncode == 2
+    assert result.stderr.startswith("mestring: MESTRING_SECRET_KEY is not set")
+    assert "secrets.token_urlsafe" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_a_malformed_database_url_is_named(tmp_path: Path) -> None:
     result = run(["db", "upgrade"], tmp_path, MESTRING_DATABASE_URL="sqlite//oops")
     assert result.returncode == 2
@@ -67,7 +75,7 @@ def test_the_translation_check_passes_on_the_shipped_catalogs(
 
 def test_run_against_an_unreachable_bot_api_says_so_in_one_line(tmp_path: Path) -> None:
     result = run(["run"], tmp_path, MESTRING_TELEGRAM_TOKEN="123:secret-token",
-                 MESTRING_TELEGRAM_API_URL="http://127.0.0.1:9")
+                 MESTRING_TELEGRAM_API_URL="http://127.0.0.1:9", MESTRING_SECRET_KEY="k" * 32)
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith(
         "mestring: MESTRING_TELEGRAM_API_URL http://127.0.0.1:9 cannot be reached"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from telegram.error import InvalidToken
 from telegram.ext import TypeHandler
 
 from bot import logs
+from bot.context import Services
 from bot.errors import startup_failure
 from bot.local_api import DEMO_TOKEN
 from bot.sandbox import Sandbox, open_sandbox
@@ -160,3 +162,39 @@ async def test_a_whole_conversation_at_debug_leaks_nothing(
         for secret in forbidden:
             assert secret not in shown, (record.name, secret)
             assert secret not in raw, (record.name, secret)
+
+
+def test_pseudonyms_are_keyed_by_the_deployments_secret() -> None:
+    """A reader of the logs can follow one person across lines, but cannot hash every
+    Telegram ID to find who it is without the deployment's key."""
+    one, other = b"a" * 32, b"b" * 32
+    ref = logs.pseudonym(ANNA)
+    assert ref.keyed(one) == logs.pseudonym(ANNA).keyed(one)
+    assert ref.keyed(one) != logs.pseudonym(ANNA + 1).keyed(one)
+    assert ref.keyed(one) != ref.keyed(other)
+    record = logging.LogRecord("bot.x", logging.INFO, __file__, 1, "update user=%s", (ref,), None)
+    line = logs.SafeFormatter(pseudonym_key=one).format(record)
+    assert f"user={ref.keyed(one)}" in line
+    assert str(ANNA) not in line
+    assert record.args == (ref,)  # other handlers still get the record as it was
+
+
+def test_without_a_key_pseudonyms_differ_from_process_to_process() -> None:
+    """No key in the source: two processes given none hash the same ID differently."""
+    script = "from bot.logs import pseudonym; print(pseudonym(918273645))"
+    seen = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       check=True).stdout.strip()
+        for _ in range(2)
+    }
+    assert len(seen) == 2
+
+
+def test_the_throttle_key_comes_from_the_secret_key_not_the_token(tmp_path: Path) -> None:
+    def throttle_secret(secret_key: str) -> bytes:
+        settings = Settings(data_dir=tmp_path, telegram_token=DEMO_TOKEN, secret_key=secret_key)
+        return Services(settings=settings, sessions=None, catalogs=None,  # type: ignore[arg-type]
+                        clock=FrozenClock(), questionnaires={}).throttle_secret
+
+    assert throttle_secret("k" * 32) == throttle_secret("k" * 32)
+    assert throttle_secret("k" * 32) != throttle_secret("j" * 32)
