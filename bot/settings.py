@@ -16,10 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from locales.i18n import LocaleCode
+from storage.engine import database_url
 
 ENV_PREFIX = "MESTRING_"
 MIN_SECRET_LENGTH = 32
@@ -102,13 +101,10 @@ class Settings(BaseSettings):
             return None
         value = value.strip()
         try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError("is not a database URL (e.g. sqlite:///data/mestring.sqlite3 "
-                             "or postgresql://user:password@host/dbname)") from None
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError(f"backend {url.get_backend_name()!r} is not supported "
-                             "(use sqlite or postgresql)")
+            # The engine's own reading, so a URL that passes here also starts the engine.
+            database_url(value)
+        except ValueError as exc:
+            raise ValueError(_database_problem(str(exc))) from None
         return value
 
     @field_validator("default_timezone")
@@ -157,6 +153,13 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
         return secrets.token_bytes(32)
+
+
+def _database_problem(message: str) -> str:
+    if message.startswith("malformed"):
+        return ("is not a database URL (e.g. sqlite:///data/mestring.sqlite3 "
+                "or postgresql://user:password@host/dbname)")
+    return message
 
 
 def load_settings(**overrides: object) -> Settings:

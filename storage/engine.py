@@ -12,8 +12,13 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-# Backend name -> async driver used when the URL names none.
+# Backend name -> the async driver we use.
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+# Drivers people write in URLs copied from other tools; the async one takes their place.
+_REPLACEABLE_DRIVERS = {
+    "sqlite": {"", "pysqlite", "aiosqlite"},
+    "postgresql": {"", "psycopg2", "psycopg", "psycopg2cffi", "pg8000", "asyncpg"},
+}
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
@@ -21,8 +26,9 @@ def database_url(url: str) -> URL:
     """Parse a database URL and pick the async driver when none is given.
 
     `sqlite:///path` -> `sqlite+aiosqlite:///path`; `postgresql://…` and the Heroku-style
-    `postgres://…` -> `postgresql+asyncpg://…`. An explicit driver (`+something`) is kept.
-    Raises ValueError for a malformed URL or a backend other than SQLite/PostgreSQL.
+    `postgres://…` -> `postgresql+asyncpg://…`. A synchronous driver written in the URL
+    (`postgresql+psycopg2://`, `sqlite+pysqlite://`) is replaced by the async one. Raises
+    ValueError with one line for a malformed URL, another backend or an unknown driver.
     """
     try:
         parsed = make_url(url)
@@ -36,9 +42,14 @@ def database_url(url: str) -> URL:
             f"unsupported database backend {backend!r} in {_redact(url)!r}:"
             " use sqlite:///path or postgresql://user@host/db"
         )
+    if driver not in _REPLACEABLE_DRIVERS[backend]:
+        raise ValueError(
+            f"unsupported database driver {driver!r} in {_redact(url)!r}:"
+            f" leave it out ({backend}://…) and {_ASYNC_DRIVERS[backend]} is used"
+        )
     if backend == "postgresql" and not parsed.database:
         raise ValueError(f"database URL {_redact(url)!r} names no database")
-    return parsed.set(drivername=f"{backend}+{driver or _ASYNC_DRIVERS[backend]}")
+    return parsed.set(drivername=f"{backend}+{_ASYNC_DRIVERS[backend]}")
 
 
 def _redact(url: str) -> str:

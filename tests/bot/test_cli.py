@@ -101,3 +101,20 @@ def test_the_local_bot_api_listens_on_the_port_it_is_given(tmp_path: Path) -> No
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql+psycopg2"],
+                         ids=["heroku_style_scheme", "psycopg2_driver"])
+def test_postgres_urls_work_as_operators_write_them(
+    tmp_path: Path, postgres_cluster: object, scheme: str
+) -> None:
+    from tests.fixtures.postgres import PostgresCluster
+
+    assert isinstance(postgres_cluster, PostgresCluster)
+    database = f"cli_{scheme.replace('+', '_')}"
+    postgres_cluster.execute(f"CREATE DATABASE {database}")
+    url = postgres_cluster.url(database).replace("postgresql://", f"{scheme}://", 1)
+    result = run(["db", "upgrade"], tmp_path, MESTRING_DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert "database is up to date" in result.stdout

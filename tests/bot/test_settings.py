@@ -38,7 +38,8 @@ def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch
     ("variable", "value", "words"),
     [
         ("MESTRING_DATABASE_URL", "not a url", "is not a database URL"),
-        ("MESTRING_DATABASE_URL", "mysql://u@h/db", "not supported"),
+        ("MESTRING_DATABASE_URL", "mysql://u@h/db", "unsupported database backend 'mysql'"),
+        ("MESTRING_DATABASE_URL", "postgresql+odbc://u@h/db", "unsupported database driver"),
         ("MESTRING_DEFAULT_LOCALE", "de", "MESTRING_DEFAULT_LOCALE"),
         ("MESTRING_DEFAULT_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
         ("MESTRING_TELEGRAM_TOKEN", "oops", "does not look like a Bot API token"),

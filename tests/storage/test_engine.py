@@ -20,8 +20,12 @@ from storage.engine import create_engine, create_sessionmaker, database_url
         ("postgresql://bot:pw@db:5432/mestring", "postgresql+asyncpg://bot:pw@db:5432/mestring"),
         ("postgres://bot@db/mestring", "postgresql+asyncpg://bot@db/mestring"),
         ("postgresql+asyncpg://bot@db/mestring", "postgresql+asyncpg://bot@db/mestring"),
-        ("postgresql+psycopg://bot@db/mestring", "postgresql+psycopg://bot@db/mestring"),
+        # Synchronous drivers from URLs copied out of other tools: ours takes their place.
+        ("postgresql+psycopg://bot@db/mestring", "postgresql+asyncpg://bot@db/mestring"),
+        ("postgresql+psycopg2://bot@db/mestring", "postgresql+asyncpg://bot@db/mestring"),
+        ("postgres+psycopg2://bot@db/mestring", "postgresql+asyncpg://bot@db/mestring"),
         ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("sqlite+pysqlite:///x.db", "sqlite+aiosqlite:///x.db"),
     ],
 )
 def test_database_url_picks_async_driver(given: str, expected: str) -> None:
@@ -38,6 +42,7 @@ def test_database_url_picks_async_driver(given: str, expected: str) -> None:
         ("mysql://bot@db/mestring", "unsupported database backend 'mysql'"),
         ("http://example.org/", "unsupported"),
         ("postgresql://bot@db", "names no database"),
+        ("postgresql+mysterydriver://bot@db/m", "unsupported database driver 'mysterydriver'"),
     ],
 )
 def test_database_url_rejects_bad_input(given: str, message: str) -> None:
