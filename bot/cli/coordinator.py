@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,8 +91,32 @@ def _checked_username(username: str) -> str:
 
 
 def _write_qr(link: str, path: Path) -> None:
+    """A PNG only its owner can read: every invite QR is a live link, a coordinator's one
+    grants access to a municipality's research data."""
     # High error correction: printed posters get folded, scuffed and photographed at angles.
-    segno.make(link, error="h").save(str(path), scale=10, border=4)
+    code = segno.make(link, error="h")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that already existed
+    with os.fdopen(fd, "wb") as out:
+        code.save(out, kind="png", scale=10, border=4)
+
+
+def _qr_folder_or_exit(folder: Path | None) -> None:
+    """Make sure QR codes can be written before an invite is saved, not after."""
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot write QR codes into {folder}: {exc.strerror or exc}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"cannot write QR codes into {folder}: not writable")
+
+
+def _file_label(text: str) -> str:
+    """A file-name-safe version of a label such as "coordinator (Køge/Nord)"."""
+    kept = "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+    return "-".join(part for part in kept.split("-") if part) or "invite"
 
 
 @team_app.command("create")
@@ -115,6 +140,7 @@ def team_create(
     settings = settings_or_exit()
     if language is not None and language not in SUPPORTED_LOCALES:
         fail("--language must be da, nb or en")
+    _qr_folder_or_exit(qr_dir)
     try:
         username = bot_username(settings)
         created = _run_in_transaction(settings, lambda s: coordinator.create_team_with_invites(
@@ -143,8 +169,7 @@ def _print_invite(whom: str, username: str, code: str, invite_id: int, qr_dir: P
     typer.echo(f"{whom}: {link}")
     typer.echo(f"  (invite {invite_id}; revoke with: mestring invite revoke {invite_id})")
     if qr_dir is not None:
-        qr_dir.mkdir(parents=True, exist_ok=True)
-        path = qr_dir / f"invite-{invite_id}-{whom}.png"
+        path = qr_dir / f"invite-{invite_id}-{_file_label(whom)}.png"
         _write_qr(link, path)
         typer.echo(f"  QR code: {path}")
 
@@ -164,6 +189,7 @@ def invite_create(
     if role not in roles:
         fail("--role must be participants or instructor")
     settings = settings_or_exit()
+    _qr_folder_or_exit(qr)
     try:
         username = bot_username(settings)
         new = _run_in_transaction(settings, lambda s: coordinator.new_team_invite(
@@ -218,6 +244,7 @@ def coordinator_grant(
     """Make single-use coordinator invite links, one per municipality."""
 
     settings = settings_or_exit()
+    _qr_folder_or_exit(qr)
     try:
         username = bot_username(settings)
         made = _run_in_transaction(settings, lambda s: coordinator.coordinator_invites(

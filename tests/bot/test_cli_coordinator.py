@@ -106,3 +106,42 @@ def test_an_impossible_bot_username_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("mestring: MESTRING_BOT_USERNAME 'ab' is not a bot username")
     assert "Traceback" not in result.stderr
+
+
+def test_qr_codes_of_invites_are_private_files_whatever_the_municipality_is_called(
+    tmp_path: Path,
+) -> None:
+    env = {"MESTRING_BOT_USERNAME": "mestring_test_bot"}
+    created = run(["team", "create", "--municipality", "Køge/Nord", "--name", "Hold 1",
+                   "--first-session", "2027-01-07T19:00", "--country", "DK"], tmp_path, **env)
+    assert created.returncode == 0, created.stderr
+    posters = tmp_path / "posters"
+    granted = run(["coordinator", "grant", "--municipality", "Køge/Nord", "--qr", str(posters)],
+                  tmp_path, **env)
+    assert granted.returncode == 0, granted.stderr
+    (png,) = posters.iterdir()
+    assert png.read_bytes().startswith(b"\x89PNG")
+    # A coordinator invite is a live key to a municipality's research data.
+    assert png.stat().st_mode & 0o777 == 0o600
+    assert f"QR code: {png}" in granted.stdout
+
+
+def test_an_unwritable_qr_folder_is_refused_before_any_invite_is_made(tmp_path: Path) -> None:
+    env = {"MESTRING_BOT_USERNAME": "mestring_test_bot"}
+    created = run(["team", "create", "--municipality", "Køge", "--name", "Hold 1",
+                   "--first-session", "2027-01-07T19:00"], tmp_path, **env)
+    assert created.returncode == 0, created.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    refused = run(["coordinator", "grant", "--municipality", "Køge", "--qr",
+                   str(blocker / "qr")], tmp_path, **env)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("mestring: cannot write QR codes into")
+    assert refused.stderr.count("\n") == 1
+    made = run(["invite", "create", "--municipality", "Køge", "--team", "Hold 1",
+                "--qr", str(blocker / "qr")], tmp_path, **env)
+    assert made.returncode == 2
+    # The only invites are the two the team was created with (ids 1 and 2).
+    later = run(["invite", "create", "--municipality", "Køge", "--team", "Hold 1"],
+                tmp_path, **env)
+    assert "(invite 3;" in later.stdout, later.stdout
