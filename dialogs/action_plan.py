@@ -23,6 +23,7 @@ from dialogs.callbacks import callback
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
 from storage.models import ActionPlan
+from storage.models.base import COURSE_MODULES
 
 ACTION = "ap"
 CONFIDENT_ENOUGH = 7
@@ -38,8 +39,14 @@ class Draft:
     fields: dict[str, Any]
 
 
+def course_week(webinars_held: int) -> int:
+    """The course week a plan belongs to: a plan made before the first webinar is for the
+    first week, one made after the last for the last."""
+    return min(max(webinars_held, 1), COURSE_MODULES)
+
+
 async def start(session: AsyncSession, person_id: int, week: int, now: datetime) -> None:
-    await state.wait_for(session, person_id, STATE, now, week=week, step="what")
+    await state.wait_for(session, person_id, STATE, now, week=course_week(week), step="what")
 
 
 async def draft(session: AsyncSession, person_id: int) -> Draft | None:

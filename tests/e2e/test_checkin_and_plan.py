@@ -190,3 +190,22 @@ async def test_the_safety_message_shows_once_for_the_lowest_answer_only(
     async with sandbox.services.sessions() as session:
         shown = list(await session.scalars(select(QuestionnaireResponse.safety_shown_at)))
     assert sum(1 for s in shown if s is not None) == 1
+
+
+async def test_a_plan_made_before_the_first_webinar_counts_for_the_first_week(
+    sandbox: Sandbox, clock: FrozenClock
+) -> None:
+    clock.set(datetime(2027, 1, 4, 9, 0, tzinfo=UTC))  # three days before webinar 1
+    created = await make_team(sandbox)
+    await join(sandbox, KIM, created.participant_invite.code, language="en")
+    await sandbox.send_text(KIM, "/plan")
+    for text in ("stretch", "5 minutes", "in the morning"):
+        await sandbox.send_text(KIM, text)
+    await sandbox.press(KIM, "4")  # days
+    await sandbox.press(KIM, "9")  # confidence
+    done = sandbox.api.last_message_to(KIM).text or ""
+    assert "stretch, 5 minutes, in the morning, on 4 days this week." in done
+    assert not any("went wrong" in (m.text or "") for m in sandbox.api.messages_to(KIM))
+    async with sandbox.services.sessions() as session:
+        plans = list(await session.scalars(select(ActionPlan)))
+    assert [(p.week, p.what, p.confidence) for p in plans] == [(1, "stretch", 9)]
