@@ -23,6 +23,7 @@ from dialogs.delivery import events
 from dialogs.delivery.kinds import Kind
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
 from dialogs.invites import check_invite
+from dialogs.names import told_apart
 from dialogs.onboarding import NAME_KEEP, NAME_WRITE, TeamInfo, clean_name
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
@@ -239,12 +240,13 @@ async def team_roster(
     ))
     held = len([s for s in await queries.team_sessions(session, team_id)
                 if s.status == SessionStatus.SCHEDULED and s.starts_at <= now])
+    shown = told_apart([(m.id, m.display_name) for m in members])
     return Roster(
         team=await _team_info(session, team_id),
         tz=ZoneInfo(team.timezone),
         webinars_held=held,
         rows=tuple(
-            RosterRow(m.display_name, m.joined_at, m.unreachable_at is not None,
+            RosterRow(shown[m.id], m.joined_at, m.unreachable_at is not None,
                       tuple(prepared.get(m.id, ())), sent.get(m.id, 0), done.get(m.id, 0),
                       attended.get(m.id, 0))
             for m in members
@@ -388,16 +390,17 @@ async def attendance_sheet(
         select(Attendance.membership_id, Attendance.attended)
         .where(Attendance.session_id == webinar_id)
     )).all())
-    members = await session.execute(
+    members = (await session.execute(
         select(Membership.id, Person.display_name)
         .join(Person, Person.id == Membership.person_id)
         .where(Membership.team_id == info.team_id, Membership.role == Role.PARTICIPANT,
                Membership.status == MembershipStatus.ACTIVE, Membership.joined_at <= now)
         .order_by(Membership.joined_at, Membership.id)
-    )
+    )).all()
+    shown = told_apart([(membership_id, name) for membership_id, name in members])
     return AttendanceSheet(info, tuple(
-        AttendanceRow(membership_id, name, marks.get(membership_id))
-        for membership_id, name in members
+        AttendanceRow(membership_id, shown[membership_id], marks.get(membership_id))
+        for membership_id, _ in members
     ))
 
 

@@ -8,7 +8,6 @@ Consent, membership and study ID are then stored together in one transaction.
 from __future__ import annotations
 
 import enum
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,13 +18,13 @@ from dialogs.callbacks import callback
 from dialogs.course import open_module, participant_membership
 from dialogs.invites import InviteCheck, InviteStatus, check_invite
 from dialogs.language import LANGUAGE_NAMES
+from dialogs.names import MAX_NAME_LENGTH, clean_name
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage import queries
 from storage.models import Consent, InviteRole, Membership, Municipality, Person, Team
 
 PRIVACY_NOTICE_VERSION = "2026-11b"
-MAX_NAME_LENGTH = 40
 
 # Callback actions (all carry the language; steps before consent also carry the code).
 LANGUAGE = "ol"
@@ -145,18 +144,6 @@ async def join_team(
     await open_module(session, membership.id, 1, now)
     return JoinResult(JoinStatus.JOINED, team_info, membership.id, membership.study_id)
 
-
-def clean_name(raw: str) -> str | None:
-    """A display name as people type it, minus what would confuse or hide (controls, marks)."""
-    text = unicodedata.normalize("NFC", raw)
-    kept = "".join(
-        ch for ch in text
-        if unicodedata.category(ch)[0] != "C"  # control, format (zero-width, bidi), unassigned
-    )
-    name = " ".join(kept.split())
-    if not name or len(name) > MAX_NAME_LENGTH or not any(ch.isalpha() for ch in name):
-        return None
-    return name
 
 
 async def set_display_name(session: AsyncSession, person_id: int, name: str) -> None:

@@ -399,3 +399,37 @@ async def test_marking_attendance(world: Sandbox, clock: FrozenClock) -> None:
         assert ida is not None
         assert {m.marked_by for m in await session.scalars(select(Attendance))} == {ida.id}
         assert await session.scalar(select(func.count()).select_from(ModuleProgress)) >= 1
+
+
+async def test_people_whose_names_look_alike_are_told_apart_on_the_roster(
+    world: Sandbox,
+) -> None:
+    created = await make_team(world)
+    await become_instructor(world, IDA, created.instructor_invite.code)
+    # Three people: one Kim, one with an invisible joiner, one with a Cyrillic і.
+    for user_id, telegram_name, offered in ((8301, "Kim", "Kim"), (8302, "Kim\u034f", "Kim"),
+                                            (8303, "K\u0456m", "K\u0456m")):
+        world.api.add_user(user_id, telegram_name, language_code="en")
+        await world.send_text(user_id, f"/start {created.participant_invite.code}")
+        for label in ("✓ English", WORDS["en"].next, WORDS["en"].agree, WORDS["en"].adult,
+                      WORDS["en"].use_name.format(name=offered)):
+            await world.press(user_id, label)
+    # A name that only looks blank is refused kindly; a real one is taken.
+    world.api.add_user(8304, "\u3164", language_code="en")
+    await world.send_text(8304, f"/start {created.participant_invite.code}")
+    for label in ("✓ English", WORDS["en"].next, WORDS["en"].agree, WORDS["en"].adult):
+        await world.press(8304, label)
+    # Nothing to offer from Telegram: only "write another name".
+    assert last(world, 8304).button_texts() == [WORDS["en"].other_name]
+    await world.press(8304, WORDS["en"].other_name)
+    await world.send_text(8304, "\u3164\u200b")
+    assert "name with letters" in (world.api.last_message_to(8304).text or "")
+    await world.send_text(8304, "Mo")
+
+    await world.send_text(IDA, "/team")
+    roster = last(world, IDA).text or ""
+    assert "4 participants" in roster
+    for label in ("Kim (1)", "Kim (2)", "K\u0456m (3)", "Mo"):
+        assert label in roster
+    assert "\u034f" not in roster
+    assert "\u3164" not in roster
