@@ -223,7 +223,8 @@ def build_runtime(
         config=delivery_config,
     )
     retention = RetentionService(
-        services.sessions, services.clock, retention=timedelta(days=settings.retention_days)
+        services.sessions, services.clock, services.throttle_secret,
+        retention=timedelta(days=settings.retention_days),
     )
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]

@@ -13,8 +13,11 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dialogs.privacy import erased_tables
 from dialogs.retention import DEFAULT_RETENTION, erase_expired
 from storage.clock import Clock
+from storage.engine import engine_of
+from storage.scrub import purge_erased_copies
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +28,21 @@ RETENTION_JOB = "retention-erase"
 class RetentionService:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    # Keys the wrong-code throttle rows, which go with the person (Services.throttle_secret).
+    throttle_secret: bytes
     retention: timedelta = DEFAULT_RETENTION
     interval: timedelta = timedelta(hours=6)
     _scheduler: AsyncIOScheduler | None = None
 
     async def run_once(self) -> int:
-        """Erase what has expired now; returns how many people were erased (tests call this)."""
+        """Erase what has expired now, then the copies the database keeps of it; returns how
+        many people were erased entirely (tests call this)."""
         async with self.sessions.begin() as session:
-            return await erase_expired(session, self.clock.now(), self.retention)
+            run = await erase_expired(session, self.clock.now(), self.retention,
+                                      throttle_secret=self.throttle_secret)
+        if run.memberships_erased:
+            await purge_erased_copies(engine_of(self.sessions), erased_tables())
+        return run.people_erased
 
     async def _job(self) -> None:
         try:

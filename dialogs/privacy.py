@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.callbacks import CallbackDataError, callback
@@ -31,7 +31,17 @@ from dialogs.onboarding import PRIVACY_NOTICE_VERSION
 from dialogs.screen import Button, Screen
 from locales.i18n import Tr
 from storage import queries
-from storage.models import AuditLog, Base, Consent, Membership, Municipality, Team
+from storage.ids import attempt_key
+from storage.models import (
+    AuditLog,
+    Base,
+    Consent,
+    InviteAttempt,
+    Membership,
+    Municipality,
+    Person,
+    Team,
+)
 
 EXPORT_FORMAT = "mestring-mydata-1"
 ROOT_TABLE = "persons"
@@ -224,21 +234,33 @@ def audit_subject(study_ids: Sequence[str]) -> str | None:
     return text[:128] if text else None
 
 
+def erased_tables() -> list[str]:
+    """The tables an erasure deletes from: what must be purged of old copies afterwards."""
+    return [*(t.name for t in owned_tables()), InviteAttempt.__tablename__]
+
+
 async def erase_person(
     session: AsyncSession,
     person_id: int,
     now: datetime,
     *,
     reason: Reason,
+    throttle_secret: bytes,
     actor: str | None = None,
 ) -> Erasure:
     """Erase the person; the FK cascades take memberships, answers, plans, consents, dialog
-    state and outbox rows along. The audit log keeps only the study IDs and the fact."""
+    state and outbox rows along, and the wrong-code throttle rows keyed by their Telegram ID
+    (``throttle_secret`` is the key) go too. The audit log keeps only the study IDs and the
+    fact. Call :func:`storage.scrub.purge_erased_copies` after the transaction commits."""
     study_ids = await _study_ids(session, person_id)
+    telegram_user_id = await session.scalar(
+        select(Person.telegram_user_id).where(Person.id == person_id))
     # Cancel first: a dispatcher that claimed a row before the delete must not find it pending.
     cancelled = await outbox.cancel_pending(session, reason="erased", person_id=person_id)
-    if not await queries.delete_person(session, person_id):
+    if telegram_user_id is None or not await queries.delete_person(session, person_id):
         return Erasure(False)
+    await session.execute(delete(InviteAttempt).where(
+        InviteAttempt.key == attempt_key(telegram_user_id, throttle_secret)))
     session.add(AuditLog(
         at=now,
         actor=actor or (study_ids[0] if study_ids else "self"),
@@ -249,7 +271,9 @@ async def erase_person(
     return Erasure(True, study_ids, cancelled)
 
 
-async def withdraw_consent(session: AsyncSession, person_id: int, now: datetime) -> Erasure:
+async def withdraw_consent(
+    session: AsyncSession, person_id: int, now: datetime, *, throttle_secret: bytes
+) -> Erasure:
     """Consent withdrawn: stop every message, record the answer, then erase as /delete does.
 
     The Consent row (given=False) is written first so the withdrawal happens in the same
@@ -265,7 +289,8 @@ async def withdraw_consent(session: AsyncSession, person_id: int, now: datetime)
         at=now, actor=study_ids[0] if study_ids else "self", action="consent_withdrawn",
         subject=audit_subject(study_ids), details={"version": PRIVACY_NOTICE_VERSION},
     ))
-    erasure = await erase_person(session, person_id, now, reason=Reason.WITHDRAWAL)
+    erasure = await erase_person(session, person_id, now, reason=Reason.WITHDRAWAL,
+                                 throttle_secret=throttle_secret)
     return Erasure(erasure.erased, erasure.study_ids, cancelled + erasure.cancelled_messages)
 
 

@@ -11,6 +11,7 @@ another, running team keeps that team's data. The audit log keeps study IDs and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, func, select
@@ -48,21 +49,27 @@ async def expired_team_ids(
     return list(result)
 
 
+@dataclass(frozen=True)
+class RetentionRun:
+    people_erased: int = 0  # erased entirely
+    memberships_erased: int = 0  # with everything under them, the people's included
+
+
 async def erase_expired(
     session: AsyncSession, now: datetime, retention: timedelta = DEFAULT_RETENTION,
-    config: DeliveryConfig | None = None,
-) -> int:
-    """Erase the memberships of expired teams and the people left with nothing; returns how
-    many people were erased entirely. Runs in the caller's transaction."""
+    config: DeliveryConfig | None = None, *, throttle_secret: bytes,
+) -> RetentionRun:
+    """Erase the memberships of expired teams and the people left with nothing. Runs in the
+    caller's transaction."""
     team_ids = await expired_team_ids(session, now, retention, config)
     if not team_ids:
-        return 0
+        return RetentionRun()
     memberships = (await session.execute(
         select(Membership.id, Membership.person_id, Membership.study_id)
         .where(Membership.team_id.in_(team_ids)).order_by(Membership.id)
     )).all()
     if not memberships:
-        return 0
+        return RetentionRun()
     person_ids = sorted({person_id for _, person_id, _ in memberships})
     erased = 0
     for person_id in person_ids:
@@ -74,7 +81,7 @@ async def erase_expired(
         )))
         if not others and not grants:
             result = await erase_person(session, person_id, now, reason=Reason.RETENTION,
-                                        actor=ACTOR)
+                                        throttle_secret=throttle_secret, actor=ACTOR)
             erased += int(result.erased)
             continue
         # Still active elsewhere: only this team's part goes.
@@ -87,5 +94,5 @@ async def erase_expired(
         session.add(AuditLog(at=now, actor=ACTOR, action="membership_erased",
                              subject=audit_subject(study_ids),
                              details={"reason": Reason.RETENTION.value, "study_ids": study_ids}))
-    return erased
+    return RetentionRun(erased, len(memberships))
 

@@ -14,6 +14,8 @@ from bot.context import Actor, BotContext
 from bot.handlers import common
 from dialogs import privacy
 from dialogs.callbacks import CallbackDataError, decode
+from storage.engine import engine_of
+from storage.scrub import purge_erased_copies
 
 
 async def mydata_command(update: Update, context: BotContext) -> None:
@@ -105,11 +107,15 @@ async def _confirmed(update: Update, context: BotContext, actor: Actor, args: li
         return
     async with services.sessions.begin() as session:
         if kind is privacy.Kind.WITHDRAW:
-            await privacy.withdraw_consent(session, actor.person_id, now)
+            await privacy.withdraw_consent(session, actor.person_id, now,
+                                           throttle_secret=services.throttle_secret)
         else:
             await privacy.erase_person(session, actor.person_id, now,
-                                       reason=privacy.Reason.REQUEST)
+                                       reason=privacy.Reason.REQUEST,
+                                       throttle_secret=services.throttle_secret)
     await query.answer()
     await render.replace(update, privacy.erased_screen(actor.tr))
+    # After the person has their answer: the erasure is committed, this only wipes old copies.
+    await purge_erased_copies(engine_of(services.sessions), privacy.erased_tables())
 
 

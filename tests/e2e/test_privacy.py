@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from bot.retention import RetentionService
 from bot.sandbox import Sandbox
 from dialogs import privacy
 from dialogs.retention import course_end
 from storage.clock import FrozenClock
-from storage.models import AuditLog, Base, Membership, OutboxMessage, Person
+from storage.ids import attempt_key
+from storage.models import AuditLog, Base, InviteAttempt, Membership, OutboxMessage, Person
 
 from .helpers import join, make_team, texts
 
@@ -320,7 +322,8 @@ async def test_retention_erases_a_finished_team_after_the_set_time_and_not_befor
     await join(bot, BO, later.participant_invite.code, language="da", first_name=BO_NAME)
     anna_id = await study_id(bot, ANNA)
     retention = timedelta(days=365)
-    service = RetentionService(bot.services.sessions, clock, retention)
+    service = RetentionService(bot.services.sessions, clock, bot.services.throttle_secret,
+                               retention)
     deadline = course_end(max(finished.session_starts)) + retention
 
     clock.set(deadline - timedelta(hours=1))
@@ -354,8 +357,62 @@ async def test_retention_keeps_an_instructors_other_team(bot: Sandbox, clock: Fr
             assert team is not None
             await queries.add_membership(session, person, team, Role.INSTRUCTOR)
     clock.set(course_end(max(finished.session_starts)) + timedelta(days=366))
-    await RetentionService(bot.services.sessions, clock).run_once()
+    await RetentionService(bot.services.sessions, clock, bot.services.throttle_secret).run_once()
     async with bot.services.sessions() as session:
         teams = set(await session.scalars(
             select(Membership.team_id).join(Person).where(Person.telegram_user_id == BO)))
     assert teams == {later.team.id}
+
+
+# -- no copies left behind ---------------------------------------------------------------------
+
+
+def database_files(bot: Sandbox) -> bytes:
+    """The bytes of the sandbox's SQLite file and its write-ahead log, as they are on disk."""
+    database = Path(str(bot.engine.url.database))
+    wal = database.with_name(database.name + "-wal")
+    return database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+async def throttle_rows(bot: Sandbox, user_id: int) -> int:
+    key = attempt_key(user_id, bot.services.throttle_secret)
+    async with bot.services.sessions() as session:
+        return int(await session.scalar(
+            select(func.count()).select_from(InviteAttempt).where(InviteAttempt.key == key)))
+
+
+async def test_delete_leaves_no_copy_in_the_database_file_or_its_log(
+    bot: Sandbox, clock: FrozenClock
+) -> None:
+    await two_participants(bot, clock)
+    await bot.send_text(ANNA, "/start not-a-real-invite-code")  # a throttle row keyed by Anna
+    assert await throttle_rows(bot, ANNA) == 1
+    before = database_files(bot)
+    assert ANNA_NAME.encode() in before  # the scan finds what is there
+    assert ANNA_PLAN[0].encode() in before
+
+    await bot.send_text(ANNA, "/delete")
+    await bot.press(ANNA, YES["en"])
+
+    after = database_files(bot)
+    for trace in (ANNA_NAME, *ANNA_PLAN):
+        assert trace.encode() not in after, f"a copy of {trace!r} is still on disk"
+    assert await throttle_rows(bot, ANNA) == 0
+    assert BO_NAME.encode() in after  # Bo is still there
+    assert BO_PLAN[0].encode() in after
+
+
+async def test_retention_leaves_no_copy_in_the_database_file_or_its_log(
+    bot: Sandbox, clock: FrozenClock
+) -> None:
+    finished = await make_team(bot)
+    await join(bot, ANNA, finished.participant_invite.code, language="en", first_name=ANNA_NAME)
+    clock.set(AFTER_WEBINAR_1)
+    await make_plan(bot, ANNA, ANNA_PLAN)
+    assert ANNA_PLAN[1].encode() in database_files(bot)
+    clock.set(course_end(max(finished.session_starts)) + timedelta(days=366))
+    service = RetentionService(bot.services.sessions, clock, bot.services.throttle_secret)
+    assert await service.run_once() == 1
+    after = database_files(bot)
+    for trace in (ANNA_NAME, *ANNA_PLAN):
+        assert trace.encode() not in after, f"a copy of {trace!r} is still on disk"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from dialogs.privacy import erased_tables
 from storage import queries
+from storage.engine import create_sessionmaker
 from storage.models import (
     ActionPlan,
     Answer,
@@ -29,6 +32,7 @@ from storage.models import (
     Role,
     Team,
 )
+from storage.scrub import purge_erased_copies
 from tests.storage.helpers import make_person, make_team
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -188,3 +192,29 @@ async def test_team_with_members_cannot_be_deleted(session: AsyncSession) -> Non
 async def test_delete_person_unknown_is_false(session: AsyncSession) -> None:
     async with session.begin():
         assert not await queries.delete_person(session, 424242)
+
+
+def _wal_bytes(wal: Path) -> int:
+    return wal.stat().st_size if wal.exists() else 0
+
+
+async def test_after_an_erasure_the_database_keeps_no_copy_of_it(
+    engine: AsyncEngine, db_url: str
+) -> None:
+    """SQLite: the write-ahead log is checkpointed and emptied. PostgreSQL: the erased tables
+    are vacuumed, so the dead rows' space is marked free."""
+    sessions = create_sessionmaker(engine)
+    async with sessions.begin() as session:
+        person = await make_person(session)
+        await _give_everything(session, person, await make_team(session), "gone")
+    async with sessions.begin() as session:
+        assert await queries.delete_person(session, person.id)
+    assert await purge_erased_copies(engine, erased_tables())
+
+    if engine.dialect.name == "sqlite":
+        assert _wal_bytes(Path(str(engine.url.database) + "-wal")) == 0
+        return
+    async with engine.connect() as connection:
+        vacuumed = set(await connection.scalars(text(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL")))
+    assert set(erased_tables()) <= vacuumed
