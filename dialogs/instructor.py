@@ -23,6 +23,7 @@ from dialogs.delivery import events
 from dialogs.delivery.kinds import Kind
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
 from dialogs.invites import check_invite
+from dialogs.occasion import CHECKIN
 from dialogs.onboarding import NAME_KEEP, NAME_WRITE, TeamInfo, clean_name
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
@@ -221,7 +222,7 @@ async def team_roster(
     done = Counter(await session.scalars(
         select(QuestionnaireResponse.membership_id).where(
             QuestionnaireResponse.membership_id.in_(ids),
-            QuestionnaireResponse.occasion.like("checkin-%"),
+            QuestionnaireResponse.questionnaire_key == CHECKIN,
             QuestionnaireResponse.completed_at.is_not(None),
         )
     ))

@@ -13,24 +13,14 @@ from bot.context import Actor, BotContext
 from bot.handlers import common
 from dialogs import action_plan, course, state
 from dialogs.callbacks import CallbackDataError, decode
+from dialogs.occasion import CHECKIN, Occasion, checkin_week
 from dialogs.questionnaires import Questionnaire, engine, screens, service
 from dialogs.questionnaires.engine import InvalidAnswer
 from dialogs.reminders import QUESTIONNAIRE
 from dialogs.screen import Screen
 
 STATE = "questionnaire"
-CHECKIN = "checkin"
 PLAN_ITEM = "action_plan"
-
-
-def questionnaire_key(occasion: str) -> str:
-    """``checkin-3`` → ``checkin``; ``baseline``/``post``/``followup`` are their own keys."""
-    return CHECKIN if occasion.startswith(f"{CHECKIN}-") else occasion
-
-
-def checkin_week(occasion: str) -> int | None:
-    _, _, number = occasion.partition("-")
-    return int(number) if occasion.startswith(f"{CHECKIN}-") and number.isdigit() else None
 
 
 async def start_from_prompt(update: Update, context: BotContext) -> None:
@@ -43,11 +33,11 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
         data = decode(query.data)
         if data.action != QUESTIONNAIRE or len(data.args) != 2 or data.args[0] != "start":
             raise CallbackDataError("not a start button")
-        occasion = data.args[1]
-        q = services.questionnaires.get(questionnaire_key(occasion))
+        occasion = Occasion.parse(data.args[1])
+        q = services.questionnaires.get(occasion.questionnaire_key)
         if q is None or actor.person_id is None:
             raise CallbackDataError("unknown questionnaire")
-    except CallbackDataError:
+    except (CallbackDataError, ValueError):
         await common.stale_button(update, context)
         return
     now = services.clock.now()
@@ -57,7 +47,7 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
             outcome = None
         else:
             response = await service.start_or_resume(
-                session, membership.id, q, occasion, actor.locale, now
+                session, membership.id, q, str(occasion), actor.locale, now
             )
             outcome = service.step(q, response)
             if outcome.status is service.Status.NEXT:
@@ -70,7 +60,7 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
     if outcome.status is service.Status.NEXT:
         resuming = outcome.position > 1
         await render.replace(update, screens.intro_screen(actor.tr, q, resuming=resuming))
-    await _show(update, context, actor, q, outcome, occasion=occasion)
+    await _show(update, context, actor, q, outcome, occasion=str(occasion))
 
 
 async def tap(update: Update, context: BotContext) -> None:
