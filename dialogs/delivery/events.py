@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.delivery import outbox
+from dialogs.delivery import keys, outbox
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import Kind, policy
 from dialogs.delivery.planner import PlanReport, replan_person, replan_team
@@ -84,7 +84,7 @@ async def webinar_changed(
     for membership_id, person_id, chat_id in members:
         rows.append(outbox.NewRow(
             person_id=person_id, chat_id=chat_id, kind=kind,
-            dedup_key=f"m{membership_id}:{kind}:{webinar.id}:{change}",
+            dedup_key=keys.webinar_announcement(membership_id, kind, webinar.id, change),
             due_at=now, expires_at=webinar.starts_at, urgent=policy(kind).urgent,
             payload={
                 "membership_id": membership_id, "module_no": webinar.module_no,
@@ -101,7 +101,7 @@ async def webinar_changed(
         )
     )
     stale = [row_id for row_id, key in pending
-             if key.split(":")[2] == str(webinar.id) and key not in fresh]
+             if keys.announced_webinar(key) == webinar.id and key not in fresh]
     report = PlanReport(cancelled=await outbox.cancel_pending(
         session, reason="superseded", ids=stale) if stale else 0)
     report += PlanReport(added=await outbox.add_rows(session, rows, now))
