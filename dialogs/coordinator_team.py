@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs import state
-from dialogs.callbacks import callback
+from dialogs.callbacks import INT, Action, callback, one_of
 from dialogs.coordinator import CoordinatorError, CreatedTeam, create_team_with_invites
 from dialogs.language import LANGUAGE_NAMES
 from dialogs.local_time import parse_local_time
@@ -23,7 +23,8 @@ from dialogs.screen import Button, Screen, escape
 from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage.models import Municipality
 
-ACTION = "nt"
+# nt:m:<municipality id> · nt:skip (no webinar link yet) · nt:l:<language>
+ACTION = Action("nt", forms={"m": (INT,), "skip": (), "l": (one_of(*SUPPORTED_LOCALES),)})
 STATE = "new_team"
 MAX_NAME = 100
 

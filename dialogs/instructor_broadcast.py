@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.callbacks import callback
+from dialogs.callbacks import INT, Action, callback
 from dialogs.delivery import keys, outbox
 from dialogs.delivery.kinds import InstructorKind
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
@@ -41,9 +41,9 @@ from storage.models import (
 
 STATE = "instructor_broadcast"  # waiting for the text (data: team_id)
 
-SEND = "ibs"  # ibs:<broadcast id>
-DISCARD = "ibn"  # ibn:<broadcast id>
-STOP = "ibx"  # stop waiting for a text
+SEND = Action("ibs", INT)  # ibs:<broadcast id>
+DISCARD = Action("ibn", INT)  # ibn:<broadcast id>
+STOP = Action("ibx")  # stop waiting for a text
 ACTIONS = (SEND, DISCARD, STOP)
 
 MEDIA_KINDS = frozenset({"photo", "document"})

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.callbacks import callback
+from dialogs.callbacks import TEXT, Action, callback, one_of
 from dialogs.course import open_module, participant_membership
 from dialogs.invites import InviteCheck, InviteStatus, check_invite
 from dialogs.language import LANGUAGE_NAMES
@@ -28,14 +28,16 @@ PRIVACY_NOTICE_VERSION = "2026-11b"
 MAX_NAME_LENGTH = 40
 
 # Callback actions (all carry the language; steps before consent also carry the code).
-LANGUAGE = "ol"
-ABOUT = "oa"
-CONSENT_YES = "oc"
-CONSENT_NO = "on"
-ADULT_YES = "o18"
-ADULT_NO = "ou"
-NAME_KEEP = "onk"
-NAME_WRITE = "onw"
+# Before consent nothing is stored: each button carries the language and the invite code.
+_LOCALE = one_of(*SUPPORTED_LOCALES)
+LANGUAGE = Action("ol", _LOCALE, TEXT)  # ol:<locale>:<invite code>
+ABOUT = Action("oa", _LOCALE, TEXT)
+CONSENT_YES = Action("oc", _LOCALE, TEXT)
+CONSENT_NO = Action("on", _LOCALE)
+ADULT_YES = Action("o18", _LOCALE, TEXT)
+ADULT_NO = Action("ou", _LOCALE)
+NAME_KEEP = Action("onk")
+NAME_WRITE = Action("onw")
 
 
 # -- use-cases -------------------------------------------------------------------------------

@@ -9,14 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dialogs.callbacks import callback
+from dialogs.callbacks import INT, Action, Arg, callback
 from dialogs.course import STEP
 from dialogs.occasion import Occasion
 from dialogs.screen import Button, Screen
 from locales.i18n import N_, Tr
 
-QUESTIONNAIRE = "q"  # q:start:<occasion>  — handled by the questionnaire dialogs
-LATER = "later"  # later:<outbox id>       — "Not now": ask again later, no penalty
+# q:start:<occasion>  — handled by the questionnaire dialogs
+QUESTIONNAIRE = Action("q", forms={"start": (Arg(Occasion.parse, str(Occasion.BASELINE)),)})
+LATER = Action("later", INT)  # later:<outbox id>  — "Not now": ask again later, no penalty
 
 
 def _join(tr: Tr, join_url: str | None) -> list[Button]:

@@ -28,16 +28,16 @@ from dialogs import (
     onboarding,
     team_summary,
 )
-from dialogs.callbacks import CallbackDataError, callback, decode
+from dialogs.callbacks import INT, TEXT, Action, CallbackDataError, callback, decode
 from dialogs.invites import create_invite, revoke_invite
 from dialogs.screen import Button, Screen, escape
 from storage.models import Invite, InviteRole, Municipality, Team
 
-ACCEPT = "ca"
-DECLINE = "cn"
-SUMMARY = "cs"
-INVITE = "ci"
-REVOKE = "cr"
+ACCEPT = Action("ca", TEXT)
+DECLINE = Action("cn")
+SUMMARY = Action("cs", INT)
+INVITE = Action("ci", INT)
+REVOKE = Action("cr", INT)
 ACTIONS = (ACCEPT, DECLINE, SUMMARY, INVITE, REVOKE)
 
 

@@ -13,7 +13,7 @@ from bot.context import Actor, BotContext
 from bot.handlers import common
 from dialogs import action_plan, course, state
 from dialogs.callbacks import CallbackDataError, decode
-from dialogs.occasion import CHECKIN, Occasion, checkin_week
+from dialogs.occasion import CHECKIN, checkin_week
 from dialogs.questionnaires import Questionnaire, engine, screens, service
 from dialogs.questionnaires.engine import InvalidAnswer
 from dialogs.reminders import QUESTIONNAIRE
@@ -30,14 +30,11 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
     actor = context.acting
     services = context.services
     try:
-        data = decode(query.data)
-        if data.action != QUESTIONNAIRE or len(data.args) != 2 or data.args[0] != "start":
-            raise CallbackDataError("not a start button")
-        occasion = Occasion.parse(data.args[1])
+        _start, occasion = QUESTIONNAIRE.parse(query.data)
         q = services.questionnaires.get(occasion.questionnaire_key)
         if q is None or actor.person_id is None:
             raise CallbackDataError("unknown questionnaire")
-    except (CallbackDataError, ValueError):
+    except CallbackDataError:
         await common.stale_button(update, context)
         return
     now = services.clock.now()
@@ -273,9 +270,8 @@ async def plan_button(update: Update, context: BotContext) -> None:
         await common.stale_button(update, context)
         return
     try:
-        data = decode(query.data)
-        kind, number = data.args[0], int(data.args[1])
-    except (CallbackDataError, IndexError, ValueError):
+        kind, number = action_plan.ACTION.parse(query.data)
+    except CallbackDataError:
         await common.stale_button(update, context)
         return
     screen: Screen | None = None
