@@ -48,6 +48,7 @@ from bot.settings import Settings
 from bot.updates import ChatOrderedUpdateProcessor
 from dialogs import (
     action_plan,
+    coordinator_chat,
     coordinator_team,
     course,
     language,
@@ -160,7 +161,7 @@ def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg
         (Group.DIALOGS, CallbackQueryHandler(
             delivery_handlers.not_now, pattern=buttons(reminders.LATER))),
         (Group.DIALOGS, CallbackQueryHandler(
-            coordinator.button, pattern=buttons(*coordinator.ACTIONS))),
+            coordinator.button, pattern=buttons(*coordinator_chat.ACTIONS))),
         (Group.DIALOGS, CallbackQueryHandler(
             coordinator.new_team_button, pattern=buttons(coordinator_team.ACTION))),
         # -- fallbacks: a button or message nothing above took

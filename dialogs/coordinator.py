@@ -231,12 +231,6 @@ async def list_grants(session: AsyncSession) -> list[tuple[CoordinatorGrant, Per
     return [(g, p, m) for g, p, m in rows.all()]
 
 
-async def teams_in(session: AsyncSession, municipality_ids: frozenset[int]) -> list[Team]:
-    return list(await session.scalars(
-        select(Team).where(Team.municipality_id.in_(municipality_ids)).order_by(Team.name)
-    ))
-
-
 async def list_grants_plain(session: AsyncSession) -> list[tuple[str, str, str, str, str]]:
     return [
         (str(grant.id), municipality, person.display_name or "–",
