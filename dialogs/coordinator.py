@@ -70,7 +70,7 @@ async def create_team_with_invites(
     if municipality is None:
         land = Country(country or "DK")
         municipality = await queries.create_municipality(
-            session, municipality_name, country=land,
+            session, municipality_name, now=now, country=land,
             timezone=timezone or COUNTRY_TIMEZONES[land], default_language=language,
         )
         session.add(AuditLog(at=now, actor=actor, action="municipality.create",
@@ -79,7 +79,7 @@ async def create_team_with_invites(
         raise CoordinatorError(f"{municipality_name} already has a team called {team_name!r}")
     try:
         team = await queries.create_team(
-            session, municipality, team_name, first_session_local,
+            session, municipality, team_name, first_session_local, now=now,
             timezone=timezone, language=language, webinar_url=webinar_url,
         )
     except ValueError as exc:

@@ -149,7 +149,8 @@ async def join_as_instructor(
     if membership is None:
         team_row = await session.get(Team, team.team_id)
         assert team_row is not None
-        membership = await queries.add_membership(session, person, team_row, Role.INSTRUCTOR)
+        membership = await queries.add_membership(session, person, team_row, Role.INSTRUCTOR,
+                                                  now=now)
     membership.status, membership.joined_at, membership.left_at = MembershipStatus.ACTIVE, now, None
     invite.uses += 1
     session.add(AuditLog(

@@ -141,8 +141,7 @@ async def join_team(
     session.add(Consent(person_id=person.id, version=PRIVACY_NOTICE_VERSION, given=True, at=now))
     team = await session.get(Team, team_info.team_id)
     assert team is not None
-    membership = await queries.add_membership(session, person, team)
-    membership.joined_at = now
+    membership = await queries.add_membership(session, person, team, now=now)
     invite.uses += 1
     await open_module(session, membership.id, 1, now)
     return JoinResult(JoinStatus.JOINED, team_info, membership.id, membership.study_id)

@@ -42,6 +42,7 @@ async def move_webinar(
         webinar.moved_from = webinar.moved_from or webinar.starts_at
         webinar.starts_at = new_start
         webinar.status = SessionStatus.SCHEDULED
+        webinar.updated_at = now
         await session.flush()
     return await webinar_changed(session, webinar_id, now, config)
 
@@ -53,6 +54,7 @@ async def cancel_webinar(
     if webinar is None:
         raise LookupError(f"no webinar {webinar_id}")
     webinar.status = SessionStatus.CANCELLED
+    webinar.updated_at = now
     await session.flush()
     return await webinar_changed(session, webinar_id, now, config)
 
