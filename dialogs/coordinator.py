@@ -24,7 +24,6 @@ from storage.models import (
     Consent,
     CoordinatorGrant,
     Country,
-    Invite,
     InviteRole,
     Membership,
     MembershipStatus,
@@ -122,12 +121,6 @@ async def new_team_invite(
 async def revoke(session: AsyncSession, invite_id: int, *, now: datetime, actor: str) -> None:
     if not await revoke_invite(session, invite_id, now=now, actor=actor):
         raise CoordinatorError(f"invite {invite_id} does not exist or is already revoked")
-
-
-async def team_invites(session: AsyncSession, team: Team) -> list[Invite]:
-    return list(await session.scalars(
-        select(Invite).where(Invite.team_id == team.id).order_by(Invite.id)
-    ))
 
 
 # -- roles -------------------------------------------------------------------------------------

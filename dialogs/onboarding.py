@@ -12,7 +12,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.callbacks import TEXT, Action, callback, one_of
@@ -22,7 +21,7 @@ from dialogs.language import LANGUAGE_NAMES
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage import queries
-from storage.models import Consent, InviteRole, Membership, Municipality, Person, Team
+from storage.models import Consent, InviteRole, Municipality, Person, Team
 
 PRIVACY_NOTICE_VERSION = "2026-11b"
 MAX_NAME_LENGTH = 40
@@ -164,19 +163,6 @@ async def set_display_name(session: AsyncSession, person_id: int, name: str) -> 
     person = await session.get(Person, person_id)
     assert person is not None
     person.display_name = name
-
-
-async def membership_team(session: AsyncSession, membership_id: int) -> TeamInfo:
-    membership = await session.get(Membership, membership_id)
-    assert membership is not None
-    return await _team_info(session, membership.team_id)
-
-
-async def has_given_consent(session: AsyncSession, person_id: int) -> bool:
-    consent = await session.scalar(
-        select(Consent).where(Consent.person_id == person_id).order_by(Consent.at.desc()).limit(1)
-    )
-    return consent is not None and consent.given
 
 
 # -- screens ---------------------------------------------------------------------------------

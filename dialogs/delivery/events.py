@@ -129,10 +129,3 @@ async def person_returned(
         .execution_options(synchronize_session=False)
     )
     return await replan_person(session, person_id, now, config)
-
-
-async def person_unreachable(
-    session: AsyncSession, person_id: int, now: datetime, reason: str
-) -> int:
-    """Telegram refuses this person: stop planning and cancel what waits for them."""
-    return await outbox.mark_unreachable(session, person_id, now=now, reason=reason)
