@@ -79,14 +79,16 @@ async def generate(
     rng = random.Random(seed)
     place = await queries.get_municipality_by_name(session, municipality)
     if place is None:
-        place = await queries.create_municipality(session, municipality)
+        place = await queries.create_municipality(session, municipality, now=START)
     team_rows = [await queries.create_team(session, place, f"Hold B{place.id}-{n}",
-                                           datetime(2027, 1, 7, 19, 0)) for n in range(teams)]
+                                           datetime(2027, 1, 7, 19, 0), now=START)
+                 for n in range(teams)]
     sessions = {t.id: await queries.team_sessions(session, t.id) for t in team_rows}
     base = (await session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))) or 0
     study_ids: list[str] = []
     persons = [{"id": base + i + 1, "telegram_user_id": 9_000_000_000 + base + i,
-                "chat_id": 9_100_000_000 + base + i, "display_name": f"Bench Person {base + i}"}
+                "chat_id": 9_100_000_000 + base + i, "display_name": f"Bench Person {base + i}",
+                "created_at": START - timedelta(days=2)}
                for i in range(participants)]
     for start in range(0, len(persons), BATCH):
         await session.execute(insert(Person), persons[start:start + BATCH])
@@ -131,6 +133,7 @@ async def generate(
                 "kind": "checkin" if q.key == "checkin" else "evaluation",
                 "dedup_key": f"bench:{m}:{occasion}", "due_at": due,
                 "expires_at": due + timedelta(days=6), "status": "sent", "attempts": 1,
+                "created_at": due,
                 "sent_at": due, "payload": {"membership_id": m, "occasion": occasion,
                                             "plan": f"{due.isoformat()}|"}})
         for week in range(1, 7):

@@ -65,7 +65,7 @@ async def run(recipients: int) -> dict[str, float]:
                                 created_at=now)
                 session.add(person)
                 await session.flush()
-                membership = await queries.add_membership(session, person, created.team)
+                membership = await queries.add_membership(session, person, created.team, now=now)
                 rows.append(outbox.NewRow(
                     person_id=person.id, chat_id=user_id, kind=Kind.MODULE_OPEN,
                     dedup_key=f"bench:{i}", due_at=now, expires_at=now + timedelta(hours=1),

@@ -46,10 +46,20 @@ from bot.handlers import (
 from bot.retention import RetentionService
 from bot.settings import Settings
 from bot.updates import ChatOrderedUpdateProcessor
-from dialogs import action_plan, course, language, onboarding, settings
+from dialogs import (
+    action_plan,
+    coordinator_chat,
+    coordinator_team,
+    course,
+    language,
+    onboarding,
+    reminders,
+    settings,
+)
 from dialogs import instructor as instructor_dialogs
 from dialogs import instructor_broadcast as broadcast_dialogs
 from dialogs import privacy as privacy_dialogs
+from dialogs.callbacks import pattern as buttons
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.questionnaires import screens as questionnaire_screens
 from locales.i18n import Catalogs
@@ -82,11 +92,6 @@ def final(callback: Callback) -> Callback:
     return handle
 
 
-def _buttons(*actions: str) -> str:
-    """The callback-data pattern of these action codes (``v1:<action>`` with or without args)."""
-    return rf"^v1:({'|'.join(actions)})(:|$)"
-
-
 def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg]
     """Every handler of the bot and its group, in order."""
     private = filters.ChatType.PRIVATE
@@ -105,7 +110,7 @@ def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg
             "attendance", final(instructor.attendance_command), filters=private)),
         (Group.INSTRUCTOR, CallbackQueryHandler(
             final(instructor.button),
-            pattern=_buttons(*instructor_dialogs.ACTIONS, *broadcast_dialogs.ACTIONS))),
+            pattern=buttons(*instructor_dialogs.ACTIONS, *broadcast_dialogs.ACTIONS))),
         # Stops the update only when it answers what an instructor dialog waits for.
         (Group.INSTRUCTOR, MessageHandler(
             private & ~filters.COMMAND & ~filters.UpdateType.EDITED, instructor.typed)),
@@ -117,7 +122,7 @@ def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg
         (Group.PRIVACY, CommandHandler(
             "privacy", final(privacy.privacy_command), filters=private)),
         (Group.PRIVACY, CallbackQueryHandler(
-            final(privacy.privacy_button), pattern=rf"^v1:{privacy_dialogs.ACTION}:")),
+            final(privacy.privacy_button), pattern=buttons(privacy_dialogs.ACTION))),
         # -- participants and coordinators
         (Group.DIALOGS, CommandHandler("start", participant.start, filters=private)),
         (Group.DIALOGS, CommandHandler("help", common.help_command, filters=private)),
@@ -135,31 +140,30 @@ def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg
         (Group.DIALOGS, CommandHandler(
             "newteam", coordinator.new_team_command, filters=private)),
         (Group.DIALOGS, CallbackQueryHandler(
-            common.language_chosen, pattern=rf"^v1:{language.ACTION}:")),
-        (Group.DIALOGS, CallbackQueryHandler(participant.onboarding_step, pattern=_buttons(
+            common.language_chosen, pattern=buttons(language.ACTION))),
+        (Group.DIALOGS, CallbackQueryHandler(participant.onboarding_step, pattern=buttons(
             onboarding.LANGUAGE, onboarding.ABOUT, onboarding.CONSENT_YES,
             onboarding.CONSENT_NO, onboarding.ADULT_YES, onboarding.ADULT_NO))),
         (Group.DIALOGS, CallbackQueryHandler(
-            participant.name_button,
-            pattern=rf"^v1:({onboarding.NAME_KEEP}|{onboarding.NAME_WRITE})$")),
+            participant.name_button, pattern=buttons(onboarding.NAME_KEEP, onboarding.NAME_WRITE))),
         (Group.DIALOGS, CallbackQueryHandler(
-            participant.module_step, pattern=rf"^v1:{course.STEP}:")),
+            participant.module_step, pattern=buttons(course.STEP))),
         (Group.DIALOGS, CallbackQueryHandler(
-            participant.module_done, pattern=rf"^v1:{course.DONE}:")),
+            participant.module_done, pattern=buttons(course.DONE))),
         (Group.DIALOGS, CallbackQueryHandler(
-            participant.settings_button, pattern=rf"^v1:{settings.ACTION}:")),
+            participant.settings_button, pattern=buttons(settings.ACTION))),
         (Group.DIALOGS, CallbackQueryHandler(
-            questionnaire.start_from_prompt, pattern=r"^v1:q:start:")),
+            questionnaire.start_from_prompt, pattern=buttons(reminders.QUESTIONNAIRE))),
         (Group.DIALOGS, CallbackQueryHandler(
-            questionnaire.tap,
-            pattern=rf"^v1:({'|'.join(sorted(questionnaire_screens.ACTIONS))}):")),
+            questionnaire.tap, pattern=buttons(*questionnaire_screens.ACTIONS))),
         (Group.DIALOGS, CallbackQueryHandler(
-            questionnaire.plan_button, pattern=rf"^v1:{action_plan.ACTION}:")),
+            questionnaire.plan_button, pattern=buttons(action_plan.ACTION))),
         (Group.DIALOGS, CallbackQueryHandler(
-            delivery_handlers.not_now, pattern=delivery_handlers.LATER_PATTERN)),
+            delivery_handlers.not_now, pattern=buttons(reminders.LATER))),
         (Group.DIALOGS, CallbackQueryHandler(
-            coordinator.button, pattern=_buttons(*coordinator.ACTIONS))),
-        (Group.DIALOGS, CallbackQueryHandler(coordinator.new_team_button, pattern=r"^v1:nt:")),
+            coordinator.button, pattern=buttons(*coordinator_chat.ACTIONS))),
+        (Group.DIALOGS, CallbackQueryHandler(
+            coordinator.new_team_button, pattern=buttons(coordinator_team.ACTION))),
         # -- fallbacks: a button or message nothing above took
         (Group.DIALOGS, CallbackQueryHandler(common.stale_button)),
         (Group.DIALOGS, MessageHandler(typed_text, participant.text_message)),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 
-from locales.i18n import N_, Catalogs, telegram_locale
+from locales.i18n import N_, SUPPORTED_LOCALES, Catalogs, telegram_locale
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ PARTICIPANT_MENU: tuple[MenuCommand, ...] = (
 )
 
 # Telegram picks the list by the app's language; Norwegian apps may report "nb" or "no".
-MENU_LANGUAGE_CODES: tuple[str, ...] = ("da", "nb", "no", "en")
+MENU_LANGUAGE_CODES: tuple[str, ...] = (*SUPPORTED_LOCALES, "no")
 
 
 def menu_for(catalogs: Catalogs, locale: str) -> list[BotCommand]:

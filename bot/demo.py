@@ -59,7 +59,7 @@ async def seed_demo(
         municipality = await queries.get_municipality_by_name(session, DEMO_MUNICIPALITY)
         if municipality is None:
             municipality = await queries.create_municipality(
-                session, DEMO_MUNICIPALITY, country="DK", timezone=tz.key,
+                session, DEMO_MUNICIPALITY, now=clock.now(), country="DK", timezone=tz.key,
                 default_language=language,
             )
         team = await queries.get_team_by_name(session, municipality.id, DEMO_TEAM)
@@ -69,6 +69,7 @@ async def seed_demo(
                 municipality,
                 DEMO_TEAM,
                 first_webinar(clock.now(), tz).replace(tzinfo=None),
+                now=clock.now(),
                 language=language,
                 webinar_url=DEMO_WEBINAR_URL,
             )
@@ -81,8 +82,7 @@ async def seed_demo(
             await session.flush()
             session.add(Consent(person_id=person.id, version=DEMO_CONSENT_VERSION, given=True,
                                 at=clock.now()))
-            membership = await queries.add_membership(session, person, team)
-            membership.joined_at = clock.now()
+            membership = await queries.add_membership(session, person, team, now=clock.now())
             await open_module(session, membership.id, 1, clock.now())
         invite = await create_invite(session, team=team, role=InviteRole.PARTICIPANT,
                                      now=clock.now(), created_by="demo")

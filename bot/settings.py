@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; a SQLite file in data_dir when unset"
     )
-    default_locale: LocaleCode = "da"
+    default_locale: LocaleCode = LocaleCode.DA
     default_timezone: str = "Europe/Copenhagen"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Participants' data is erased this long after their team's follow-up has closed.

@@ -19,13 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs import state
-from dialogs.callbacks import callback
+from dialogs.callbacks import INT, Action, callback
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
 from storage.models import ActionPlan
 from storage.models.base import COURSE_MODULES
 
-ACTION = "ap"
+# ap:new:<week> · ap:d:<days> · ap:c:<confidence> · ap:s:<plan id> (smaller) · ap:k:<plan id>
+ACTION = Action("ap", forms={form: (INT,) for form in ("new", "d", "c", "s", "k")})
 CONFIDENT_ENOUGH = 7
 MAX_TEXT = 200
 STATE = "action_plan"

@@ -24,7 +24,6 @@ from storage.models import (
     Consent,
     CoordinatorGrant,
     Country,
-    Invite,
     InviteRole,
     Membership,
     MembershipStatus,
@@ -70,7 +69,7 @@ async def create_team_with_invites(
     if municipality is None:
         land = Country(country or "DK")
         municipality = await queries.create_municipality(
-            session, municipality_name, country=land,
+            session, municipality_name, now=now, country=land,
             timezone=timezone or COUNTRY_TIMEZONES[land], default_language=language,
         )
         session.add(AuditLog(at=now, actor=actor, action="municipality.create",
@@ -79,7 +78,7 @@ async def create_team_with_invites(
         raise CoordinatorError(f"{municipality_name} already has a team called {team_name!r}")
     try:
         team = await queries.create_team(
-            session, municipality, team_name, first_session_local,
+            session, municipality, team_name, first_session_local, now=now,
             timezone=timezone, language=language, webinar_url=webinar_url,
         )
     except ValueError as exc:
@@ -122,12 +121,6 @@ async def new_team_invite(
 async def revoke(session: AsyncSession, invite_id: int, *, now: datetime, actor: str) -> None:
     if not await revoke_invite(session, invite_id, now=now, actor=actor):
         raise CoordinatorError(f"invite {invite_id} does not exist or is already revoked")
-
-
-async def team_invites(session: AsyncSession, team: Team) -> list[Invite]:
-    return list(await session.scalars(
-        select(Invite).where(Invite.team_id == team.id).order_by(Invite.id)
-    ))
 
 
 # -- roles -------------------------------------------------------------------------------------
@@ -229,12 +222,6 @@ async def list_grants(session: AsyncSession) -> list[tuple[CoordinatorGrant, Per
         .order_by(Municipality.name, CoordinatorGrant.id)
     )
     return [(g, p, m) for g, p, m in rows.all()]
-
-
-async def teams_in(session: AsyncSession, municipality_ids: frozenset[int]) -> list[Team]:
-    return list(await session.scalars(
-        select(Team).where(Team.municipality_id.in_(municipality_ids)).order_by(Team.name)
-    ))
 
 
 async def list_grants_plain(session: AsyncSession) -> list[tuple[str, str, str, str, str]]:

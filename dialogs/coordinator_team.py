@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialogs import state
-from dialogs.callbacks import callback
+from dialogs.callbacks import INT, Action, callback, one_of
 from dialogs.coordinator import CoordinatorError, CreatedTeam, create_team_with_invites
 from dialogs.language import LANGUAGE_NAMES
 from dialogs.local_time import parse_local_time
@@ -23,7 +24,8 @@ from dialogs.screen import Button, Screen, escape
 from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage.models import Municipality
 
-ACTION = "nt"
+# nt:m:<municipality id> · nt:skip (no webinar link yet) · nt:l:<language>
+ACTION = Action("nt", forms={"m": (INT,), "skip": (), "l": (one_of(*SUPPORTED_LOCALES),)})
 STATE = "new_team"
 MAX_NAME = 100
 
@@ -37,6 +39,23 @@ class Draft:
 async def begin(session: AsyncSession, person_id: int, municipality_id: int, now: datetime) -> None:
     await state.wait_for(session, person_id, STATE, now, step="name",
                          municipality_id=municipality_id)
+
+
+async def open_draft(
+    sessions: async_sessionmaker[AsyncSession], person_id: int, municipality_ids: frozenset[int],
+    now: datetime,
+) -> list[Municipality]:
+    """/newteam: with one municipality the draft begins at once and nothing is returned; with
+    several, the ones to choose from (the draft begins with the choice)."""
+    async with sessions.begin() as session:
+        municipalities = list(await session.scalars(
+            select(Municipality).where(Municipality.id.in_(municipality_ids))
+            .order_by(Municipality.name)
+        ))
+        if len(municipalities) > 1:
+            return municipalities
+        await begin(session, person_id, municipalities[0].id, now)
+        return []
 
 
 async def draft(session: AsyncSession, person_id: int) -> Draft | None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.callbacks import callback
+from dialogs.callbacks import INT, Action, callback
 from dialogs.content.course import Course, Module, load_course
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
@@ -33,8 +33,8 @@ from storage.models import (
 # Module N (N ≥ 2) opens this long before webinar N: the day after the previous webinar.
 MODULE_OPENS_BEFORE_WEBINAR = timedelta(days=6)
 
-STEP = "ms"  # show a module's step: ms:<module>:<step>
-DONE = "md"  # done with my preparation: md:<module>
+STEP = Action("ms", INT, INT)  # show a module's step: ms:<module>:<step>
+DONE = Action("md", INT)  # done with my preparation: md:<module>
 
 
 @cache

@@ -17,13 +17,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.callbacks import callback
+from dialogs.callbacks import INT, TEXT, Action, callback, one_of
 from dialogs.coordinator import STAFF_NOTICE_VERSION
 from dialogs.delivery import events
 from dialogs.delivery.kinds import Kind
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
 from dialogs.invites import check_invite
 from dialogs.names import told_apart
+from dialogs.occasion import CHECKIN
 from dialogs.onboarding import NAME_KEEP, NAME_WRITE, TeamInfo, clean_name
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
@@ -47,27 +48,28 @@ from storage.models import (
     WebinarSession,
 )
 
-# Callback actions. Ids in buttons are requests: every handler re-checks them.
-JOIN = "ij"  # ij:<code>                      consent given: become instructor
-DECLINE = "in"  # in                           no thanks
-TEAM = "it"  # it:<what>:<team id>             which team (several teams)
-WEBINARS = "is"  # is:<team id>                the team's webinars
-WEBINAR = "iw"  # iw:<webinar id>              one webinar: move or cancel
-MOVE_ASK = "im"  # im:<webinar id>:<h|d|w>     a common move, to confirm
-MOVE_TYPE = "iy"  # iy:<webinar id>            type a new time
-MOVE_OK = "imk"  # imk:<webinar id>:<unix>     confirmed: move to that moment
-CANCEL_ASK = "ic"  # ic:<webinar id>
-CANCEL_OK = "ick"  # ick:<webinar id>
-ATTENDANCE = "iap"  # iap:<webinar id>         the attendance list of a webinar
-MARK = "ia"  # ia:<webinar id>:<membership id> toggle attended ✓/✗
-ACTIONS = (JOIN, DECLINE, TEAM, WEBINARS, WEBINAR, MOVE_ASK, MOVE_TYPE, MOVE_OK, CANCEL_ASK,
-           CANCEL_OK, ATTENDANCE, MARK)
-
 # What a team choice leads to (TEAM's first argument).
 FOR_ROSTER, FOR_BROADCAST, FOR_SESSIONS, FOR_ATTENDANCE = "r", "b", "s", "a"
 
 MOVE_STATE = "instructor_move"  # waiting for a typed time (data: webinar_id)
 QUICK_MOVES = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+# Callback actions. Ids in buttons are requests: every handler re-checks them.
+JOIN = Action("ij", TEXT)  # ij:<code>                 consent given: become instructor
+DECLINE = Action("in")  # in                          no thanks
+TEAM = Action("it", one_of(FOR_ROSTER, FOR_BROADCAST, FOR_SESSIONS, FOR_ATTENDANCE),
+              INT)  # it:<what>:<team id>             which team (several teams)
+WEBINARS = Action("is", INT)  # is:<team id>          the team's webinars
+WEBINAR = Action("iw", INT)  # iw:<webinar id>        one webinar: move or cancel
+MOVE_ASK = Action("im", INT, one_of(*QUICK_MOVES))  # im:<webinar id>:<h|d|w>  to confirm
+MOVE_TYPE = Action("iy", INT)  # iy:<webinar id>      type a new time
+MOVE_OK = Action("imk", INT, INT)  # imk:<webinar id>:<unix>  confirmed: move to that moment
+CANCEL_ASK = Action("ic", INT)  # ic:<webinar id>
+CANCEL_OK = Action("ick", INT)  # ick:<webinar id>
+ATTENDANCE = Action("iap", INT)  # iap:<webinar id>   the attendance list of a webinar
+MARK = Action("ia", INT, INT)  # ia:<webinar id>:<membership id>  toggle attended ✓/✗
+ACTIONS = (JOIN, DECLINE, TEAM, WEBINARS, WEBINAR, MOVE_ASK, MOVE_TYPE, MOVE_OK, CANCEL_ASK,
+           CANCEL_OK, ATTENDANCE, MARK)
 MAX_MESSAGE = 4096
 
 
@@ -148,7 +150,8 @@ async def join_as_instructor(
     if membership is None:
         team_row = await session.get(Team, team.team_id)
         assert team_row is not None
-        membership = await queries.add_membership(session, person, team_row, Role.INSTRUCTOR)
+        membership = await queries.add_membership(session, person, team_row, Role.INSTRUCTOR,
+                                                  now=now)
     membership.status, membership.joined_at, membership.left_at = MembershipStatus.ACTIVE, now, None
     invite.uses += 1
     session.add(AuditLog(
@@ -222,7 +225,7 @@ async def team_roster(
     done = Counter(await session.scalars(
         select(QuestionnaireResponse.membership_id).where(
             QuestionnaireResponse.membership_id.in_(ids),
-            QuestionnaireResponse.occasion.like("checkin-%"),
+            QuestionnaireResponse.questionnaire_key == CHECKIN,
             QuestionnaireResponse.completed_at.is_not(None),
         )
     ))

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.callbacks import callback
-from dialogs.delivery import outbox
+from dialogs.callbacks import INT, Action, callback
+from dialogs.delivery import keys, outbox
 from dialogs.delivery.kinds import InstructorKind
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
 from dialogs.screen import Button, Media, Screen, escape
@@ -41,9 +41,9 @@ from storage.models import (
 
 STATE = "instructor_broadcast"  # waiting for the text (data: team_id)
 
-SEND = "ibs"  # ibs:<broadcast id>
-DISCARD = "ibn"  # ibn:<broadcast id>
-STOP = "ibx"  # stop waiting for a text
+SEND = Action("ibs", INT)  # ibs:<broadcast id>
+DISCARD = Action("ibn", INT)  # ibn:<broadcast id>
+STOP = Action("ibx")  # stop waiting for a text
 ACTIONS = (SEND, DISCARD, STOP)
 
 MEDIA_KINDS = frozenset({"photo", "document"})
@@ -215,7 +215,7 @@ async def confirm_broadcast(
     rows = [
         outbox.NewRow(
             person_id=person, chat_id=chat, kind=InstructorKind.BROADCAST,
-            dedup_key=f"b{broadcast.id}:m{membership}", due_at=now,
+            dedup_key=keys.broadcast_copy(broadcast.id, membership), due_at=now,
             expires_at=now + VALID_FOR, broadcast_id=broadcast.id,
             payload={"membership_id": membership, "broadcast_id": broadcast.id},
         )
@@ -245,7 +245,7 @@ def report_row(
     """The instructor's delivery report; its key names the moment, so a later look is new."""
     return outbox.NewRow(
         person_id=person_id, chat_id=chat_id, kind=InstructorKind.BROADCAST_REPORT,
-        dedup_key=f"b{broadcast_id}:report:{int(due_at.timestamp())}", due_at=due_at,
+        dedup_key=keys.broadcast_report(broadcast_id, due_at), due_at=due_at,
         expires_at=due_at + VALID_FOR + timedelta(days=1),
         payload={"membership_id": membership_id, "broadcast_id": broadcast_id,
                  "unreachable_before": unreachable_before},

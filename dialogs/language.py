@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dialogs.callbacks import callback
+from dialogs.callbacks import Action, callback, one_of
 from dialogs.screen import Button, Screen
-from locales.i18n import SUPPORTED_LOCALES, Tr
+from locales.i18n import SUPPORTED_LOCALES, Tr, language_name
 from storage import queries
 
 # Each language is offered in its own name, so a reader finds theirs whatever is shown now.
-LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "nb": "Norsk bokmål", "en": "English"}
+LANGUAGE_NAMES: dict[str, str] = {code: language_name(code) for code in SUPPORTED_LOCALES}
 
-ACTION = "lang"
+ACTION = Action("lang", one_of(*SUPPORTED_LOCALES))  # lang:<locale>
 
 
 def language_screen(tr: Tr) -> Screen:

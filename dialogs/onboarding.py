@@ -11,10 +11,9 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.callbacks import callback
+from dialogs.callbacks import TEXT, Action, callback, one_of
 from dialogs.course import open_module, participant_membership
 from dialogs.invites import InviteCheck, InviteStatus, check_invite
 from dialogs.language import LANGUAGE_NAMES
@@ -22,19 +21,21 @@ from dialogs.names import MAX_NAME_LENGTH, clean_name
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage import queries
-from storage.models import Consent, InviteRole, Membership, Municipality, Person, Team
+from storage.models import Consent, InviteRole, Municipality, Person, Team
 
 PRIVACY_NOTICE_VERSION = "2026-11b"
 
 # Callback actions (all carry the language; steps before consent also carry the code).
-LANGUAGE = "ol"
-ABOUT = "oa"
-CONSENT_YES = "oc"
-CONSENT_NO = "on"
-ADULT_YES = "o18"
-ADULT_NO = "ou"
-NAME_KEEP = "onk"
-NAME_WRITE = "onw"
+# Before consent nothing is stored: each button carries the language and the invite code.
+_LOCALE = one_of(*SUPPORTED_LOCALES)
+LANGUAGE = Action("ol", _LOCALE, TEXT)  # ol:<locale>:<invite code>
+ABOUT = Action("oa", _LOCALE, TEXT)
+CONSENT_YES = Action("oc", _LOCALE, TEXT)
+CONSENT_NO = Action("on", _LOCALE)
+ADULT_YES = Action("o18", _LOCALE, TEXT)
+ADULT_NO = Action("ou", _LOCALE)
+NAME_KEEP = Action("onk")
+NAME_WRITE = Action("onw")
 
 
 # -- use-cases -------------------------------------------------------------------------------
@@ -138,8 +139,7 @@ async def join_team(
     session.add(Consent(person_id=person.id, version=PRIVACY_NOTICE_VERSION, given=True, at=now))
     team = await session.get(Team, team_info.team_id)
     assert team is not None
-    membership = await queries.add_membership(session, person, team)
-    membership.joined_at = now
+    membership = await queries.add_membership(session, person, team, now=now)
     invite.uses += 1
     await open_module(session, membership.id, 1, now)
     return JoinResult(JoinStatus.JOINED, team_info, membership.id, membership.study_id)
@@ -150,19 +150,6 @@ async def set_display_name(session: AsyncSession, person_id: int, name: str) -> 
     person = await session.get(Person, person_id)
     assert person is not None
     person.display_name = name
-
-
-async def membership_team(session: AsyncSession, membership_id: int) -> TeamInfo:
-    membership = await session.get(Membership, membership_id)
-    assert membership is not None
-    return await _team_info(session, membership.team_id)
-
-
-async def has_given_consent(session: AsyncSession, person_id: int) -> bool:
-    consent = await session.scalar(
-        select(Consent).where(Consent.person_id == person_id).order_by(Consent.at.desc()).limit(1)
-    )
-    return consent is not None and consent.given
 
 
 # -- screens ---------------------------------------------------------------------------------

@@ -8,18 +8,21 @@ message not yet sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs import instructor_broadcast, reminders
 from dialogs.course import module_opened_screen
-from dialogs.delivery import outbox
+from dialogs.delivery import keys, outbox
 from dialogs.delivery.kinds import InstructorKind, Kind
 from dialogs.delivery.pacing import PersonTime
 from dialogs.delivery.timeplan import zone_for
+from dialogs.occasion import Occasion
 from dialogs.screen import Screen
 from locales.i18n import Catalogs, Tr, negotiate_locale
 from storage.models import (
@@ -121,74 +124,125 @@ class Renderer:
             membership is None or membership.status != MembershipStatus.ACTIVE
         ):
             return Skip("left the team")
+        kind_renderer = RENDERERS.get(row.kind)
+        if kind_renderer is None:
+            return Skip(f"unknown kind {row.kind}")
         team = self.team_of(row, facts)
-        tr = self.tr_for(person, team)
-        tz = zone_for(person, team)
-        module_no = int(payload.get("module_no") or 0)
-        webinar = facts.webinars.get(int(payload.get("webinar_id") or 0))
-        join_url = (webinar.join_url if webinar is not None else None) or (
-            team.webinar_url if team is not None else None)
-        match row.kind:
-            case Kind.WEBINAR_REMINDER:
-                if webinar is None or webinar.status != SessionStatus.SCHEDULED or (
-                    webinar.starts_at.isoformat() != payload.get("starts_at")
-                ):
-                    return Skip("webinar changed")
-                soon = int(payload.get("offset_minutes") or 0) < 24 * 60
-                return Rendered(reminders.webinar_reminder_screen(
-                    tr, module_no, webinar.starts_at, tz, soon=soon, join_url=join_url))
-            case Kind.WEBINAR_MOVED:
-                if webinar is None or webinar.status != SessionStatus.SCHEDULED:
-                    return Skip("webinar changed again")
-                return Rendered(reminders.webinar_moved_screen(
-                    tr, module_no, webinar.starts_at, webinar.moved_from, tz, join_url=join_url))
-            case Kind.WEBINAR_CANCELLED:
-                if webinar is None or webinar.status != SessionStatus.CANCELLED:
-                    return Skip("webinar no longer cancelled")
-                return Rendered(reminders.webinar_cancelled_screen(
-                    tr, module_no, webinar.starts_at, tz))
-            case Kind.MODULE_OPEN:
-                progress = await _progress(session, membership, module_no)
-                if progress is not None and progress.opened_at is not None:
-                    return Skip("module already open")
-                assert membership is not None
-                return Rendered(module_opened_screen(tr, module_no),
-                                opens_module=(membership.id, module_no))
-            case Kind.PREP_NUDGE:
-                if webinar is None or webinar.status != SessionStatus.SCHEDULED:
-                    return Skip("webinar changed")
-                progress = await _progress(session, membership, module_no)
-                if progress is not None and progress.done_at is not None:
-                    return Skip("already prepared")
-                return Rendered(reminders.prep_nudge_screen(
-                    tr, module_no, webinar.starts_at, tz, row.id))
-            case Kind.CHECKIN | Kind.CHECKIN_REMINDER:
-                occasion = str(payload.get("occasion"))
-                if await _completed(session, membership, occasion):
-                    return Skip("already answered")
-                reminder = row.kind == Kind.CHECKIN_REMINDER
-                if reminder and not await _prompt_sent(session, membership, module_no):
-                    return Skip("check-in was never sent")
-                return Rendered(reminders.checkin_prompt_screen(
-                    tr, module_no, occasion, row.id, reminder=reminder))
-            case Kind.EVALUATION:
-                occasion = str(payload.get("occasion"))
-                if await _completed(session, membership, occasion):
-                    return Skip("already answered")
-                return Rendered(reminders.evaluation_prompt_screen(tr, occasion, row.id))
-            case InstructorKind.BROADCAST:
-                screen = await instructor_broadcast.broadcast_message(
-                    session, int(payload.get("broadcast_id") or 0), tr)
-                return Rendered(screen) if screen is not None else Skip("broadcast withdrawn")
-            case InstructorKind.BROADCAST_REPORT:
-                return await _broadcast_report(session, row, tr)
-        return Skip(f"unknown kind {row.kind}")
+        return await kind_renderer(session, Due(
+            row=row, payload=payload, membership=membership, team=team,
+            tr=self.tr_for(person, team), tz=zone_for(person, team),
+            webinar=facts.webinars.get(int(payload.get("webinar_id") or 0)),
+        ))
 
 
-async def _broadcast_report(session: AsyncSession, row: OutboxMessage, tr: Tr) -> Rendered | Skip:
+@dataclass(frozen=True)
+class Due:
+    """One due row and the facts its message is made of."""
+
+    row: OutboxMessage
+    payload: dict[str, Any]
+    membership: Membership | None
+    team: Team | None
+    tr: Tr
+    tz: ZoneInfo
+    webinar: WebinarSession | None
+
+    @property
+    def module_no(self) -> int:
+        return int(self.payload.get("module_no") or 0)
+
+    @property
+    def join_url(self) -> str | None:
+        return (self.webinar.join_url if self.webinar is not None else None) or (
+            self.team.webinar_url if self.team is not None else None)
+
+    def webinar_is(self, status: SessionStatus) -> bool:
+        return self.webinar is not None and self.webinar.status == status
+
+
+# Renders one kind of row: its message, or why it no longer makes sense.
+KindRenderer = Callable[[AsyncSession, Due], Awaitable["Rendered | Skip"]]
+
+
+async def _webinar_reminder(session: AsyncSession, due: Due) -> Rendered | Skip:
+    webinar = due.webinar
+    if webinar is None or not due.webinar_is(SessionStatus.SCHEDULED) or (
+        webinar.starts_at.isoformat() != due.payload.get("starts_at")
+    ):
+        return Skip("webinar changed")
+    soon = int(due.payload.get("offset_minutes") or 0) < 24 * 60
+    return Rendered(reminders.webinar_reminder_screen(
+        due.tr, due.module_no, webinar.starts_at, due.tz, soon=soon, join_url=due.join_url))
+
+
+async def _webinar_moved(session: AsyncSession, due: Due) -> Rendered | Skip:
+    if due.webinar is None or not due.webinar_is(SessionStatus.SCHEDULED):
+        return Skip("webinar changed again")
+    return Rendered(reminders.webinar_moved_screen(
+        due.tr, due.module_no, due.webinar.starts_at, due.webinar.moved_from, due.tz,
+        join_url=due.join_url))
+
+
+async def _webinar_cancelled(session: AsyncSession, due: Due) -> Rendered | Skip:
+    if due.webinar is None or not due.webinar_is(SessionStatus.CANCELLED):
+        return Skip("webinar no longer cancelled")
+    return Rendered(reminders.webinar_cancelled_screen(
+        due.tr, due.module_no, due.webinar.starts_at, due.tz))
+
+
+async def _module_open(session: AsyncSession, due: Due) -> Rendered | Skip:
+    progress = await _progress(session, due.membership, due.module_no)
+    if progress is not None and progress.opened_at is not None:
+        return Skip("module already open")
+    assert due.membership is not None
+    return Rendered(module_opened_screen(due.tr, due.module_no),
+                    opens_module=(due.membership.id, due.module_no))
+
+
+async def _prep_nudge(session: AsyncSession, due: Due) -> Rendered | Skip:
+    if due.webinar is None or not due.webinar_is(SessionStatus.SCHEDULED):
+        return Skip("webinar changed")
+    progress = await _progress(session, due.membership, due.module_no)
+    if progress is not None and progress.done_at is not None:
+        return Skip("already prepared")
+    return Rendered(reminders.prep_nudge_screen(
+        due.tr, due.module_no, due.webinar.starts_at, due.tz, due.row.id))
+
+
+async def _checkin(session: AsyncSession, due: Due) -> Rendered | Skip:
+    occasion = await _unanswered(session, due)
+    if isinstance(occasion, Skip):
+        return occasion
+    return Rendered(reminders.checkin_prompt_screen(due.tr, due.module_no, occasion, due.row.id))
+
+
+async def _checkin_reminder(session: AsyncSession, due: Due) -> Rendered | Skip:
+    occasion = await _unanswered(session, due)
+    if isinstance(occasion, Skip):
+        return occasion
+    if not await _prompt_sent(session, due.membership, due.module_no):
+        return Skip("check-in was never sent")
+    return Rendered(reminders.checkin_prompt_screen(
+        due.tr, due.module_no, occasion, due.row.id, reminder=True))
+
+
+async def _evaluation(session: AsyncSession, due: Due) -> Rendered | Skip:
+    occasion = await _unanswered(session, due)
+    if isinstance(occasion, Skip):
+        return occasion
+    return Rendered(reminders.evaluation_prompt_screen(due.tr, occasion, due.row.id))
+
+
+async def _broadcast(session: AsyncSession, due: Due) -> Rendered | Skip:
+    screen = await instructor_broadcast.broadcast_message(
+        session, int(due.payload.get("broadcast_id") or 0), due.tr)
+    return Rendered(screen) if screen is not None else Skip("broadcast withdrawn")
+
+
+async def _broadcast_report(session: AsyncSession, due: Due) -> Rendered | Skip:
     """The report once every copy has an outcome; until then, a fresh look is planned after
     the last copy is due (a new row: the dispatcher only sends or cancels this one)."""
-    payload = row.payload or {}
+    row, payload, tr = due.row, due.payload, due.tr
     broadcast_id = int(payload.get("broadcast_id") or 0)
     try:
         report = await instructor_broadcast.broadcast_report(
@@ -207,6 +261,21 @@ async def _broadcast_report(session: AsyncSession, row: OutboxMessage, tr: Tr) -
     return Skip("broadcast still going out; report planned again")
 
 
+# Every kind of row the outbox sends, and how it is rendered. A new kind is one entry here
+# (tests check that every kind has one).
+RENDERERS: dict[str, KindRenderer] = {
+    Kind.MODULE_OPEN: _module_open,
+    Kind.WEBINAR_REMINDER: _webinar_reminder,
+    Kind.WEBINAR_MOVED: _webinar_moved,
+    Kind.WEBINAR_CANCELLED: _webinar_cancelled,
+    Kind.PREP_NUDGE: _prep_nudge,
+    Kind.CHECKIN: _checkin,
+    Kind.CHECKIN_REMINDER: _checkin_reminder,
+    Kind.EVALUATION: _evaluation,
+    InstructorKind.BROADCAST: _broadcast,
+    InstructorKind.BROADCAST_REPORT: _broadcast_report,
+}
+
 
 async def _progress(
     session: AsyncSession, membership: Membership | None, module_no: int
@@ -217,15 +286,20 @@ async def _progress(
         ModuleProgress.membership_id == membership.id, ModuleProgress.module_no == module_no))
 
 
-async def _completed(session: AsyncSession, membership: Membership | None, occasion: str) -> bool:
-    if membership is None:
-        return False
+async def _unanswered(session: AsyncSession, due: Due) -> Occasion | Skip:
+    """The occasion a prompt asks about, unless it was answered meanwhile."""
+    try:
+        occasion = Occasion.parse(str(due.payload.get("occasion")))
+    except ValueError:
+        return Skip("unknown occasion")
+    if due.membership is None:
+        return occasion
     done = await session.scalar(select(QuestionnaireResponse.id).where(
-        QuestionnaireResponse.membership_id == membership.id,
-        QuestionnaireResponse.occasion == occasion,
+        QuestionnaireResponse.membership_id == due.membership.id,
+        QuestionnaireResponse.occasion == str(occasion),
         QuestionnaireResponse.completed_at.is_not(None),
     ).limit(1))
-    return done is not None
+    return occasion if done is None else Skip("already answered")
 
 
 async def _prompt_sent(
@@ -234,6 +308,6 @@ async def _prompt_sent(
     if membership is None:
         return False
     status = await session.scalar(select(OutboxMessage.status).where(
-        OutboxMessage.dedup_key == f"m{membership.id}:{Kind.CHECKIN}:{module_no}"))
+        OutboxMessage.dedup_key == keys.checkin_prompt(membership.id, module_no)))
     return status == OutboxStatus.SENT
 

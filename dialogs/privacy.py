@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.callbacks import CallbackDataError, callback
+from dialogs.callbacks import INT, TEXT, Action, CallbackDataError, callback
 from dialogs.delivery import outbox
 from dialogs.onboarding import PRIVACY_NOTICE_VERSION
 from dialogs.screen import Button, Screen
@@ -47,7 +47,9 @@ EXPORT_FORMAT = "mestring-mydata-1"
 ROOT_TABLE = "persons"
 
 # Callback actions: v1:pv:get | v1:pv:ask:<kind> | v1:pv:yes:<kind>:<issued>:<mac> | v1:pv:no
-ACTION = "pv"
+# pv:get · pv:ask:<kind> · pv:no · pv:yes:<kind>:<minute issued>:<mac>; the handler reads the
+# kind and the MAC itself, so a forged confirmation is answered as an expired one.
+ACTION = Action("pv", forms={"get": (), "ask": (TEXT,), "no": (), "yes": (TEXT, INT, TEXT)})
 CONFIRM_VALID_FOR = timedelta(minutes=15)
 _MAC_HEX = 12
 

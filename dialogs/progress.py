@@ -14,17 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from dialogs.occasion import CHECKIN, EVALUATIONS, Occasion, checkin_week
 from dialogs.questionnaires import Questionnaire, Words, engine
 from dialogs.screen import Screen, escape
 from locales.i18n import Tr
-from storage.models import Answer, Membership, ModuleProgress, QuestionnaireResponse
+from storage.models import COURSE_MODULES, Answer, Membership, ModuleProgress, QuestionnaireResponse
 
-CHECKIN_KEY = "checkin"
 COPING_ITEM = "coping"
-WEEKS = 6
-
-
-EVALUATIONS = ("baseline", "post", "followup")
 
 
 @dataclass(frozen=True)
@@ -90,24 +86,18 @@ async def load_progress(
         .join(Answer, Answer.response_id == QuestionnaireResponse.id)
         .where(
             QuestionnaireResponse.membership_id == membership.id,
-            QuestionnaireResponse.questionnaire_key == CHECKIN_KEY,
+            QuestionnaireResponse.questionnaire_key == CHECKIN,
             Answer.item_key == COPING_ITEM,
             Answer.value_number.is_not(None),
         )
     )
     coping: dict[int, float] = {}
     for occasion, value in rows:
-        week = _week_of(occasion)
+        week = checkin_week(occasion)
         if week is not None and value is not None:
             coping[week] = float(value)
     scores = await own_scores(session, membership, questionnaires) if questionnaires else ()
     return Progress(prepared, coping, scores)
-
-
-def _week_of(occasion: str) -> int | None:
-    """``checkin-3`` → 3."""
-    _, _, number = occasion.partition("-")
-    return int(number) if number.isdigit() and 1 <= int(number) <= WEEKS else None
 
 
 @dataclass(frozen=True)
@@ -142,7 +132,7 @@ def render_png(progress: Progress, words: ChartWords) -> bytes:
     # Built on a Figure, not pyplot: pyplot keeps global state that threads would share.
     figure = Figure(figsize=(6, 4.8), dpi=180)
     axes = figure.subplots()
-    weeks = list(range(1, WEEKS + 1))
+    weeks = list(range(1, COURSE_MODULES + 1))
     values = [progress.coping.get(week, 0.0) for week in weeks]
     colours = ["#3b7d8c" if week in progress.coping else "#ffffff" for week in weeks]
     axes.bar(weeks, values, color=colours, edgecolor="#3b7d8c", linewidth=1.5, width=0.65)
@@ -179,8 +169,8 @@ def progress_caption(tr: Tr, progress: Progress) -> Screen:
     else:
         lines.append(tr._("Your answers to the weekly check-in will show here."))
     if progress.scores:
-        when = {"baseline": tr._("before"), "post": tr._("after"),
-                "followup": tr._("3 months later")}
+        when = {str(Occasion.BASELINE): tr._("before"), str(Occasion.POST): tr._("after"),
+                str(Occasion.FOLLOWUP): tr._("3 months later")}
         lines.append("")
         lines.append(tr._("<b>Your questionnaires</b>"))
         for score in progress.scores:

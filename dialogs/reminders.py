@@ -9,20 +9,22 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dialogs.callbacks import callback
+from dialogs.callbacks import INT, Action, Arg, callback
 from dialogs.course import STEP
+from dialogs.occasion import Occasion
 from dialogs.screen import Button, Screen
 from locales.i18n import N_, Tr
 
-QUESTIONNAIRE = "q"  # q:start:<occasion>  — handled by the questionnaire dialogs
-LATER = "later"  # later:<outbox id>       — "Not now": ask again later, no penalty
+# q:start:<occasion>  — handled by the questionnaire dialogs
+QUESTIONNAIRE = Action("q", forms={"start": (Arg(Occasion.parse, str(Occasion.BASELINE)),)})
+LATER = Action("later", INT)  # later:<outbox id>  — "Not now": ask again later, no penalty
 
 
 def _join(tr: Tr, join_url: str | None) -> list[Button]:
     return [Button(tr._("Join the webinar"), url=join_url)] if join_url else []
 
 
-def _start_or_later(tr: Tr, occasion: str, outbox_id: int) -> tuple[list[Button], ...]:
+def _start_or_later(tr: Tr, occasion: Occasion, outbox_id: int) -> tuple[list[Button], ...]:
     return (
         [Button(tr._("Start"), callback(QUESTIONNAIRE, "start", occasion))],
         [Button(tr._("Not now"), callback(LATER, outbox_id))],
@@ -77,7 +79,7 @@ def prep_nudge_screen(
 
 
 def checkin_prompt_screen(
-    tr: Tr, module_no: int, occasion: str, outbox_id: int, *, reminder: bool = False
+    tr: Tr, module_no: int, occasion: Occasion, outbox_id: int, *, reminder: bool = False
 ) -> Screen:
     if reminder:
         text = tr._("The check-in for module {number} is still open. It takes about "
@@ -89,23 +91,23 @@ def checkin_prompt_screen(
 
 
 _EVALUATION_TEXTS = {
-    "baseline": N_(
+    Occasion.BASELINE: N_(
         "Before the course starts, we ask some questions about how you are. It takes about "
         "ten minutes. Your answers help make the course better."
     ),
-    "post": N_(
+    Occasion.POST: N_(
         "The course is over. Please answer the same questions once more. It takes about "
         "ten minutes."
     ),
-    "followup": N_(
+    Occasion.FOLLOWUP: N_(
         "It is three months since the course ended. How are you? Please answer the "
         "questions one last time. It takes about ten minutes."
     ),
 }
 
 
-def evaluation_prompt_screen(tr: Tr, occasion: str, outbox_id: int) -> Screen:
-    text = _EVALUATION_TEXTS.get(occasion, _EVALUATION_TEXTS["post"])
+def evaluation_prompt_screen(tr: Tr, occasion: Occasion, outbox_id: int) -> Screen:
+    text = _EVALUATION_TEXTS.get(occasion, _EVALUATION_TEXTS[Occasion.POST])
     return Screen.of(tr._(text), *_start_or_later(tr, occasion, outbox_id))
 
 

@@ -8,13 +8,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.callbacks import callback
+from dialogs.callbacks import TEXT, Action, callback
 from dialogs.language import LANGUAGE_NAMES
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
 from storage.models import Person
 
-ACTION = "st"
+ACTION = Action("st", forms={
+    "lang": (), "quiet": (), "q": (TEXT, TEXT), "pause": (), "resume": (), "name": (),
+})  # st:q:<start hhmm>:<end hhmm> chooses quiet hours
 PAUSE_LENGTH = timedelta(days=7)
 DEFAULT_QUIET = (time(21, 0), time(8, 0))
 QUIET_CHOICES: tuple[tuple[time, time], ...] = (

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs.delivery.kinds import Kind
+from dialogs.occasion import CHECKIN, Occasion
 from dialogs.screen import Screen, escape
 from locales.i18n import Tr
 from storage.models import (
+    COURSE_MODULES,
     Answer,
     Attendance,
     Membership,
@@ -33,8 +36,6 @@ from storage.models import (
 )
 
 MIN_RESPONDENTS = 5
-MODULES = 6
-CHECKIN_KIND = "checkin"
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ async def team_summary(session: AsyncSession, team_id: int) -> TeamSummary:
         occasion for occasion in await session.scalars(
             select(QuestionnaireResponse.occasion).where(
                 QuestionnaireResponse.membership_id.in_(member_ids),
-                QuestionnaireResponse.questionnaire_key == CHECKIN_KIND,
+                QuestionnaireResponse.questionnaire_key == CHECKIN,
                 QuestionnaireResponse.completed_at.is_not(None),
             )
         )
@@ -97,7 +98,7 @@ async def team_summary(session: AsyncSession, team_id: int) -> TeamSummary:
         str((payload or {}).get("occasion"))
         for payload in await session.scalars(
             select(OutboxMessage.payload).where(
-                OutboxMessage.kind == CHECKIN_KIND,
+                OutboxMessage.kind == Kind.CHECKIN,
                 OutboxMessage.status == OutboxStatus.SENT,
                 OutboxMessage.person_id.in_(
                     select(Membership.person_id).where(Membership.id.in_(member_ids))
@@ -111,7 +112,7 @@ async def team_summary(session: AsyncSession, team_id: int) -> TeamSummary:
         .join(Answer, Answer.response_id == QuestionnaireResponse.id)
         .where(
             QuestionnaireResponse.membership_id.in_(member_ids),
-            QuestionnaireResponse.questionnaire_key == CHECKIN_KIND,
+            QuestionnaireResponse.questionnaire_key == CHECKIN,
             Answer.item_key == "coping",
             Answer.value_number.is_not(None),
         )
@@ -123,18 +124,17 @@ async def team_summary(session: AsyncSession, team_id: int) -> TeamSummary:
         .where(WebinarSession.team_id == team_id, Attendance.attended.is_(True))
         .group_by(WebinarSession.module_no)
     )).all())
-    weeks = tuple(
-        WeekStats(
-            module_no=n,
-            prepared=prepared.get(n, 0),
-            checkins_sent=sent.get(f"checkin-{n}", 0),
-            checkins_done=done.get(f"checkin-{n}", 0),
-            attended=int(attended.get(n, 0)),
-            coping_answers=len(coping.get(f"checkin-{n}", [])),
-            coping_mean=guarded_mean(coping.get(f"checkin-{n}", [])),
+
+    def week(n: int) -> WeekStats:
+        occasion = str(Occasion.checkin(n))
+        answers = coping.get(occasion, [])
+        return WeekStats(
+            module_no=n, prepared=prepared.get(n, 0), checkins_sent=sent.get(occasion, 0),
+            checkins_done=done.get(occasion, 0), attended=int(attended.get(n, 0)),
+            coping_answers=len(answers), coping_mean=guarded_mean(answers),
         )
-        for n in range(1, MODULES + 1)
-    )
+
+    weeks = tuple(week(n) for n in range(1, COURSE_MODULES + 1))
     return TeamSummary(
         team_id=team.id,
         team_name=team.name,

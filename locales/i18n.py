@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -24,9 +23,13 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 
-# The one list of languages the bot speaks; settings, screens and catalogs all take it from here.
-LocaleCode = Literal["da", "nb", "en"]
-SUPPORTED_LOCALES: tuple[str, ...] = get_args(LocaleCode)
+from storage.models.enums import Language
+
+# The one list of languages the bot speaks. The schema stores them (a CHECK constraint on every
+# language column), so the list is storage's enum; settings, screens and catalogs take it from
+# here.
+LocaleCode = Language
+SUPPORTED_LOCALES: tuple[str, ...] = tuple(language.value for language in Language)
 SOURCE_LOCALE = "en"
 DOMAIN = "messages"
 LOCALES_DIR = Path(__file__).resolve().parent
@@ -37,12 +40,20 @@ _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 _FORMAT_LOCALES = {"en": "en_GB"}
 
 # Telegram reports the app's interface language; Norwegian apps may say "no" or "nn".
-_TELEGRAM_LANGUAGE_ALIASES = {"da": "da", "nb": "nb", "no": "nb", "nn": "nb", "en": "en"}
+_TELEGRAM_LANGUAGE_ALIASES: dict[str, str] = {
+    **{code: code for code in SUPPORTED_LOCALES}, "no": Language.NB.value, "nn": Language.NB.value,
+}
 
 
 def N_(message: str) -> str:
     """Mark a string for extraction where it is translated later, per reader."""
     return message
+
+
+def language_name(code: str) -> str:
+    """A language in its own words ("Dansk", "Norsk bokmål", "English"), so a reader finds
+    theirs whatever language the screen is in."""
+    return Locale.parse(code).get_display_name(code).capitalize()
 
 
 def placeholders(text: str) -> set[str]:

@@ -88,6 +88,7 @@ async def create_municipality(
     session: AsyncSession,
     name: str,
     *,
+    now: datetime,
     country: Country | str = Country.DK,
     timezone: str = DEFAULT_TIMEZONE,
     default_language: Language | str | None = None,
@@ -97,7 +98,7 @@ async def create_municipality(
     country = Country(country)
     language = Language(default_language) if default_language else _COUNTRY_LANGUAGE[country]
     municipality = Municipality(
-        name=name, country=country, timezone=timezone, default_language=language
+        name=name, country=country, timezone=timezone, default_language=language, created_at=now
     )
     session.add(municipality)
     await session.flush()
@@ -110,6 +111,7 @@ async def create_team(
     name: str,
     first_session_local: datetime,
     *,
+    now: datetime,
     timezone: str | None = None,
     language: Language | str | None = None,
     webinar_url: str | None = None,
@@ -126,8 +128,10 @@ async def create_team(
         language=Language(language) if language else municipality.default_language,
         timezone=tz_name,
         webinar_url=webinar_url,
+        created_at=now,
         sessions=[
-            WebinarSession(module_no=no, starts_at=start, duration_minutes=duration_minutes)
+            WebinarSession(module_no=no, starts_at=start, duration_minutes=duration_minutes,
+                           created_at=now, updated_at=now)
             for no, start in enumerate(starts, start=1)
         ],
     )
@@ -139,7 +143,8 @@ async def create_team(
 
 
 async def add_membership(
-    session: AsyncSession, person: Person, team: Team, role: Role | str = Role.PARTICIPANT
+    session: AsyncSession, person: Person, team: Team, role: Role | str = Role.PARTICIPANT, *,
+    now: datetime,
 ) -> Membership:
     """Put a person in a team with a fresh study ID (retrying the rare collision)."""
     role = Role(role)
@@ -150,7 +155,8 @@ async def add_membership(
             break
     else:  # pragma: no cover - 10 collisions in a 7·10^8 space means a broken RNG
         raise RuntimeError("could not find a free study ID")
-    membership = Membership(person_id=person.id, team_id=team.id, role=role, study_id=study_id)
+    membership = Membership(person_id=person.id, team_id=team.id, role=role, study_id=study_id,
+                            joined_at=now)
     session.add(membership)
     await session.flush()
     return membership

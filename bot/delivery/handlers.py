@@ -6,11 +6,9 @@ from telegram import Update
 
 from bot import render
 from bot.context import BotContext
-from dialogs.callbacks import CallbackDataError, decode
+from dialogs.callbacks import CallbackDataError
 from dialogs.delivery.later import ask_again_later
 from dialogs.reminders import LATER, asked_later_screen, later_gone_text
-
-LATER_PATTERN = rf"^v1:{LATER}:"
 
 
 async def not_now(update: Update, context: BotContext) -> None:
@@ -21,9 +19,8 @@ async def not_now(update: Update, context: BotContext) -> None:
     if actor is None:
         raise RuntimeError("the actor loader did not run before this handler")
     try:
-        (raw_id,) = decode(query.data).args
-        outbox_id = int(raw_id)
-    except (CallbackDataError, ValueError):
+        (outbox_id,) = LATER.parse(query.data)
+    except CallbackDataError:
         outbox_id = -1
     result = None
     if actor.person_id is not None and outbox_id > 0:

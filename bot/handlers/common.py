@@ -11,7 +11,7 @@ from bot import render
 from bot.context import BotContext
 from dialogs import help as help_dialog
 from dialogs import language
-from dialogs.callbacks import CallbackDataError, decode
+from dialogs.callbacks import CallbackDataError
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -35,8 +35,7 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     assert query is not None
     actor = context.acting
     try:
-        data = decode(query.data)
-        (locale,) = data.args
+        (locale,) = language.ACTION.parse(query.data)
         remembered = await language.choose_language(
             context.services.sessions, actor.telegram_user_id, locale
         )

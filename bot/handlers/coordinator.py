@@ -10,8 +10,6 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-import segno
-from sqlalchemy import select
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.helpers import create_deep_linked_url
@@ -22,74 +20,46 @@ from bot.context import Actor, BotContext
 from bot.handlers import common
 from dialogs import (
     coordinator,
+    coordinator_chat,
     coordinator_team,
     delivery_report,
     exports,
     onboarding,
     team_summary,
 )
-from dialogs.callbacks import CallbackDataError, callback, decode
-from dialogs.invites import create_invite, revoke_invite
-from dialogs.screen import Button, Screen, escape
-from storage.models import Invite, InviteRole, Municipality, Team
-
-ACCEPT = "ca"
-DECLINE = "cn"
-SUMMARY = "cs"
-INVITE = "ci"
-REVOKE = "cr"
-ACTIONS = (ACCEPT, DECLINE, SUMMARY, INVITE, REVOKE)
+from dialogs.callbacks import CallbackDataError, decode
+from dialogs.screen import Screen
 
 
-def refusal_screen(actor: Actor) -> Screen:
-    return Screen.of(actor.tr._(
-        "This is for course coordinators, and you do not have access to it. "
-        "Type /help to see what you can do."
-    ))
+async def _refuse(update: Update, actor: Actor) -> None:
+    await render.send(update, coordinator_chat.refusal_screen(actor.tr))
+
+
+async def _refuse_button(update: Update, actor: Actor) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer(coordinator_chat.refusal_screen(actor.tr).text, show_alert=True)
 
 
 async def coordinator_invite(update: Update, context: BotContext, code: str) -> None:
     """/start with a coordinator invite: say what is stored, then accept or decline."""
-    tr = context.acting.tr
-    await render.send(update, Screen.of(
-        "\n\n".join((
-            tr._("<b>You are invited as a coordinator</b>"),
-            tr._("Coordinators create teams, make invite links and get pseudonymised exports "
-                 "for their municipality. I store your Telegram account, your name and your "
-                 "role. You can delete this with /delete."),
-        )),
-        [Button(tr._("Accept"), callback(ACCEPT, code))],
-        [Button(tr._("No, thank you"), callback(DECLINE))],
-    ))
-
-
-async def _teams_screen(context: BotContext, actor: Actor) -> Screen:
-    async with context.services.sessions() as session:
-        teams = await coordinator.teams_in(session, actor.coordinator_municipality_ids)
-    tr = actor.tr
-    if not teams:
-        return Screen.of(tr._("There are no teams in your municipalities yet."))
-    rows = [
-        [Button(team.name, callback(SUMMARY, team.id)),
-         Button(tr._("Invite link"), callback(INVITE, team.id))]
-        for team in teams
-    ]
-    return Screen.of(tr._("<b>Your teams</b>\nChoose a team for its summary or an invite link."),
-                     *rows)
+    await render.send(update, coordinator_chat.invitation_screen(context.acting.tr, code))
 
 
 async def teams_command(update: Update, context: BotContext) -> None:
     actor = context.acting
     if not actor.coordinator_municipality_ids:
-        await render.send(update, refusal_screen(actor))
+        await _refuse(update, actor)
         return
-    await render.send(update, await _teams_screen(context, actor))
+    teams = await coordinator_chat.teams(context.services.sessions,
+                                         actor.coordinator_municipality_ids)
+    await render.send(update, coordinator_chat.teams_screen(actor.tr, teams))
 
 
 async def failures_command(update: Update, context: BotContext) -> None:
     actor = context.acting
     if not actor.coordinator_municipality_ids:
-        await render.send(update, refusal_screen(actor))
+        await _refuse(update, actor)
         return
     async with context.services.sessions() as session:
         failed, unreachable = await delivery_report.failures(
@@ -102,14 +72,10 @@ async def export_command(update: Update, context: BotContext) -> None:
     """Every granted municipality's pseudonymised data, as zipped documents in this chat."""
     actor = context.acting
     if not actor.coordinator_municipality_ids or actor.person_id is None:
-        await render.send(update, refusal_screen(actor))
+        await _refuse(update, actor)
         return
     services = context.services
-    tr = actor.tr
-    await render.send(update, Screen.of(tr._(
-        "I am preparing the export for your municipalities. It contains study IDs only, "
-        "never names. This can take a minute."
-    )))
+    await render.send(update, coordinator_chat.export_started_screen(actor.tr))
     async with services.sessions() as session:
         scope = await exports.coordinator_scope(session, actor.person_id)
     chat = update.effective_chat
@@ -123,11 +89,7 @@ async def export_command(update: Update, context: BotContext) -> None:
             await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
             with part.open("rb") as fh:
                 await chat.send_document(fh, filename=part.name)
-    await render.send(update, Screen.of(tr.n_(
-        "The export is ready: {n} file. The codebook explains every column.",
-        "The export is ready: {n} files. The codebook explains every column.",
-        len(parts),
-    )))
+    await render.send(update, coordinator_chat.export_ready_screen(actor.tr, len(parts)))
 
 
 async def button(update: Update, context: BotContext) -> None:
@@ -136,25 +98,26 @@ async def button(update: Update, context: BotContext) -> None:
     actor = context.acting
     try:
         data = decode(query.data)
-        action, args = data.action, data.args
-        if action == DECLINE and not args:
+        action = next((a for a in coordinator_chat.ACTIONS if a == data.action), None)
+        if action is None:
+            raise CallbackDataError("unknown coordinator button")
+        args = action.read_args(data.args)
+    except CallbackDataError:
+        await common.stale_button(update, context)
+        return
+    match action, args:
+        case coordinator_chat.DECLINE, ():
             await query.answer()
             await render.replace(update, onboarding.refused_screen(actor.tr))
-            return
-        (arg,) = args
-        if action == ACCEPT:
+        case coordinator_chat.ACCEPT, (code,):
             await query.answer()
-            await _accept(update, context, actor, arg)
-        elif action == SUMMARY:
-            await _summary(update, context, actor, int(arg))
-        elif action == INVITE:
-            await _invite(update, context, actor, int(arg))
-        elif action == REVOKE:
-            await _revoke(update, context, actor, int(arg))
-        else:
-            raise CallbackDataError("unknown coordinator button")
-    except (CallbackDataError, ValueError):
-        await common.stale_button(update, context)
+            await _accept(update, context, actor, code)
+        case coordinator_chat.SUMMARY, (team_id,):
+            await _summary(update, context, actor, team_id)
+        case coordinator_chat.INVITE, (team_id,):
+            await _invite(update, context, actor, team_id)
+        case coordinator_chat.REVOKE, (invite_id,):
+            await _revoke(update, context, actor, invite_id)
 
 
 async def _accept(update: Update, context: BotContext, actor: Actor, code: str) -> None:
@@ -173,31 +136,20 @@ async def _accept(update: Update, context: BotContext, actor: Actor, code: str) 
             tr, onboarding.InviteStatus.USED_UP
         ))
         return
-    await render.replace(update, Screen.of(tr._(
-        "You are now coordinator for {municipality}. Type /teams to see its teams.",
-        municipality=escape(grant.municipality_name or ""),
-    )))
+    await render.replace(update, coordinator_chat.welcome_screen(tr, grant.municipality_name or ""))
     await register_staff_menu(context.bot, services.catalogs, actor.chat_id, actor.locale,
                               coordinator=True, instructor=bool(actor.instructor_team_ids))
-
-
-async def _own_team(context: BotContext, actor: Actor, team_id: int) -> Team | None:
-    async with context.services.sessions() as session:
-        team = await session.get(Team, team_id)
-    if team is None or team.municipality_id not in actor.coordinator_municipality_ids:
-        return None
-    return team
 
 
 async def _summary(update: Update, context: BotContext, actor: Actor, team_id: int) -> None:
     query = update.callback_query
     assert query is not None
-    if await _own_team(context, actor, team_id) is None:
-        await query.answer(refusal_screen(actor).text, show_alert=True)
+    summary = await coordinator_chat.summary(
+        context.services.sessions, actor.coordinator_municipality_ids, team_id)
+    if summary is None:
+        await _refuse_button(update, actor)
         return
     await query.answer()
-    async with context.services.sessions() as session:
-        summary = await team_summary.team_summary(session, team_id)
     await render.send(update, team_summary.summary_screen(actor.tr, summary))
     png = await asyncio.to_thread(
         team_summary.render_summary_png, summary,
@@ -211,59 +163,35 @@ async def _summary(update: Update, context: BotContext, actor: Actor, team_id: i
 async def _invite(update: Update, context: BotContext, actor: Actor, team_id: int) -> None:
     query = update.callback_query
     assert query is not None
-    team = await _own_team(context, actor, team_id)
-    if team is None:
-        await query.answer(refusal_screen(actor).text, show_alert=True)
+    services = context.services
+    made = await coordinator_chat.invite(
+        services.sessions, actor.coordinator_municipality_ids, team_id,
+        person_id=actor.person_id, now=services.clock.now())
+    if made is None:
+        await _refuse_button(update, actor)
         return
     await query.answer()
-    services = context.services
-    async with services.sessions.begin() as session:
-        team = await session.get(Team, team_id)
-        assert team is not None
-        new = await create_invite(session, team=team, role=InviteRole.PARTICIPANT,
-                                  now=services.clock.now(),
-                                  created_by=f"coordinator:{actor.person_id}")
-    link = create_deep_linked_url(context.bot.username, new.code)
-    tr = actor.tr
+    link = create_deep_linked_url(context.bot.username, made.code)
     chat = update.effective_chat
     assert chat is not None
-    qr = await asyncio.to_thread(_qr_png, link)
-    caption = tr._("Invite link for participants of {team}:\n{link}",
-                   team=escape(team.name), link=link)
-    await chat.send_photo(qr, caption=caption, parse_mode=ParseMode.HTML)
-    await render.send(update, Screen.of(
-        tr._("The link works for {days} days.", days=60),
-        [Button(tr._("Revoke this link"), callback(REVOKE, new.invite.id))],
-    ))
-
-
-def _qr_png(link: str) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    segno.make(link, error="h").save(buffer, kind="png", scale=10, border=4)
-    return buffer.getvalue()
+    qr = await asyncio.to_thread(coordinator_chat.invite_qr_png, link)
+    await chat.send_photo(qr, caption=coordinator_chat.invite_caption(actor.tr, made, link),
+                          parse_mode=ParseMode.HTML)
+    await render.send(update, coordinator_chat.invite_made_screen(actor.tr, made))
 
 
 async def _revoke(update: Update, context: BotContext, actor: Actor, invite_id: int) -> None:
     query = update.callback_query
     assert query is not None
     services = context.services
-    async with services.sessions.begin() as session:
-        invite = await session.get(Invite, invite_id)
-        allowed = (invite is not None and invite.municipality_id
-                   in actor.coordinator_municipality_ids)
-        revoked = allowed and await revoke_invite(
-            session, invite_id, now=services.clock.now(),
-            actor=f"coordinator:{actor.person_id}",
-        )
-    if not allowed:
-        await query.answer(refusal_screen(actor).text, show_alert=True)
+    revoked = await coordinator_chat.revoke(
+        services.sessions, actor.coordinator_municipality_ids, invite_id,
+        person_id=actor.person_id, now=services.clock.now())
+    if revoked is coordinator_chat.Revoked.REFUSED:
+        await _refuse_button(update, actor)
         return
     await query.answer()
-    text = (actor.tr._("The link is revoked and no longer works.") if revoked
-            else actor.tr._("The link was already revoked."))
-    await render.replace(update, Screen.of(text))
+    await render.replace(update, coordinator_chat.revoked_screen(actor.tr, revoked))
 
 
 # -- a new team in chat ----------------------------------------------------------------------
@@ -272,23 +200,16 @@ async def _revoke(update: Update, context: BotContext, actor: Actor, invite_id: 
 async def new_team_command(update: Update, context: BotContext) -> None:
     actor = context.acting
     if not actor.coordinator_municipality_ids or actor.person_id is None:
-        await render.send(update, refusal_screen(actor))
+        await _refuse(update, actor)
         return
     services = context.services
-    async with services.sessions() as session:
-        municipalities = list(await session.scalars(
-            select(Municipality).where(Municipality.id.in_(actor.coordinator_municipality_ids))
-            .order_by(Municipality.name)
-        ))
-    if len(municipalities) > 1:
-        await render.send(update, coordinator_team.choose_municipality_screen(
-            actor.tr, municipalities
-        ))
-        return
-    async with services.sessions.begin() as session:
-        await coordinator_team.begin(session, actor.person_id, municipalities[0].id,
-                                     services.clock.now())
-    await render.send(update, coordinator_team.step_screen(actor.tr, "name"))
+    choices = await coordinator_team.open_draft(
+        services.sessions, actor.person_id, actor.coordinator_municipality_ids,
+        services.clock.now())
+    if choices:
+        await render.send(update, coordinator_team.choose_municipality_screen(actor.tr, choices))
+    else:
+        await render.send(update, coordinator_team.step_screen(actor.tr, "name"))
 
 
 async def new_team_button(update: Update, context: BotContext) -> None:
@@ -299,19 +220,18 @@ async def new_team_button(update: Update, context: BotContext) -> None:
     now = services.clock.now()
     allowed = actor.coordinator_municipality_ids
     if actor.person_id is None or not allowed:
-        await query.answer(refusal_screen(actor).text, show_alert=True)
+        await _refuse_button(update, actor)
         return
     try:
-        args = decode(query.data).args
+        args = coordinator_team.ACTION.parse(query.data)
     except CallbackDataError:
         await common.stale_button(update, context)
         return
     screen: Screen | None = None
     async with services.sessions.begin() as session:
         match args:
-            case ("m", municipality_id) if municipality_id.isdigit() \
-                    and int(municipality_id) in allowed:
-                await coordinator_team.begin(session, actor.person_id, int(municipality_id), now)
+            case ("m", municipality_id) if municipality_id in allowed:
+                await coordinator_team.begin(session, actor.person_id, municipality_id, now)
                 screen = coordinator_team.step_screen(actor.tr, "name")
             case ("skip",):
                 draft = await coordinator_team.skip_url(session, actor.person_id, now)
@@ -349,7 +269,7 @@ async def typed_new_team(update: Update, context: BotContext) -> None:
             services.clock.now(),
         )
     if problem == "gone" or draft is None:
-        await render.send(update, refusal_screen(actor))
+        await _refuse(update, actor)
     elif problem is not None:
         await render.send(update, coordinator_team.problem_screen(actor.tr, problem))
     else:

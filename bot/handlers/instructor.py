@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
@@ -27,7 +28,7 @@ from bot.context import Actor, BotContext
 from bot.logs import pseudonym
 from dialogs import instructor, state
 from dialogs import instructor_broadcast as broadcast
-from dialogs.callbacks import CallbackDataError, decode
+from dialogs.callbacks import Action, CallbackDataError, decode
 from dialogs.instructor_auth import Refusal, RefusalReason, not_instructor_screen, refusal_text
 from dialogs.local_time import parse_local_time
 from dialogs.screen import Screen
@@ -189,16 +190,18 @@ async def button(update: Update, context: BotContext) -> None:
             # Before the role exists: consent is carried by the button, as for participants.
             await query.answer()
             if data.action == instructor.JOIN:
-                (code,) = data.args
+                (code,) = instructor.JOIN.read_args(data.args)
                 await _join(update, context, actor, code)
             else:
                 await render.replace(update, instructor.declined_screen(actor.tr))
             return
         if actor.person_id is None or not actor.instructor_team_ids:
             raise Refusal(RefusalReason.NOT_INSTRUCTOR)
-        answered = await _instructor_button(update, context, actor, data.action, data.args)
-        if not answered:
-            await query.answer()
+        action = _STAFF_BUTTONS.get(data.action)
+        if action is None:
+            raise CallbackDataError("not a staff button")
+        await _instructor_button(update, context, actor, action, action.read_args(data.args))
+        await query.answer()
     except Refusal as refusal:
         log.info("instructor button refused: %s by %s", refusal.reason,
                  pseudonym(actor.telegram_user_id))
@@ -210,44 +213,42 @@ async def button(update: Update, context: BotContext) -> None:
         )
 
 
-def _ints(args: tuple[str, ...], count: int) -> list[int]:
-    if len(args) != count:
-        raise CallbackDataError("wrong number of arguments")
-    return [int(a) for a in args]
+# What only a staff member of the team may press (the pattern in bot/app.py routes them here).
+_STAFF_BUTTONS: dict[str, Action] = {
+    a.code: a for a in (*instructor.ACTIONS, *broadcast.ACTIONS)
+    if a not in (instructor.JOIN, instructor.DECLINE)
+}
 
 
 async def _instructor_button(
-    update: Update, context: BotContext, actor: Actor, action: str, args: tuple[str, ...]
-) -> bool:
-    """Do what the button asks; True if it answered the query itself."""
+    update: Update, context: BotContext, actor: Actor, action: Action, args: tuple[Any, ...]
+) -> None:
+    """Do what the button asks, with its typed arguments."""
     assert actor.person_id is not None
     person = actor.person_id
     services = context.services
     tr = actor.tr
     now = services.clock.now()
-    match action:
-        case instructor.TEAM:
-            what, team = args[0], _ints(args[1:], 1)[0]
+    match action, args:
+        case instructor.TEAM, (what, team):
             await _for_team(update, context, actor, what, team)
-        case instructor.WEBINARS:
-            await _for_team(update, context, actor, instructor.FOR_SESSIONS, _ints(args, 1)[0])
-        case instructor.WEBINAR:
+        case instructor.WEBINARS, (team,):
+            await _for_team(update, context, actor, instructor.FOR_SESSIONS, team)
+        case instructor.WEBINAR, (webinar_id,):
             async with services.sessions.begin() as session:
                 info = await instructor.webinar_for_instructor(
-                    session, person_id=person, webinar_id=_ints(args, 1)[0])
+                    session, person_id=person, webinar_id=webinar_id)
                 await _stop_waiting_for(session, person, instructor.MOVE_STATE)
             await render.replace(update, instructor.webinar_screen(tr, info, now))
-        case instructor.MOVE_ASK:
-            webinar_id, delta = _ints(args[:1], 1)[0], instructor.QUICK_MOVES[args[1]]
+        case instructor.MOVE_ASK, (webinar_id, move):
             async with services.sessions() as session:
                 info = await instructor.webinar_for_instructor(
                     session, person_id=person, webinar_id=webinar_id)
             if info.started(now):
                 raise Refusal(RefusalReason.TOO_LATE)
-            new_start = instructor.local_plus(info.starts_at, info.tz, delta)
+            new_start = instructor.local_plus(info.starts_at, info.tz, instructor.QUICK_MOVES[move])
             await render.replace(update, instructor.move_confirm_screen(tr, info, new_start))
-        case instructor.MOVE_TYPE:
-            webinar_id = _ints(args, 1)[0]
+        case instructor.MOVE_TYPE, (webinar_id,):
             async with services.sessions.begin() as session:
                 info = await instructor.webinar_for_instructor(
                     session, person_id=person, webinar_id=webinar_id)
@@ -256,55 +257,50 @@ async def _instructor_button(
                 await state.wait_for(session, person, instructor.MOVE_STATE, now,
                                      webinar_id=webinar_id)
             await render.replace(update, instructor.type_time_screen(tr, info))
-        case instructor.MOVE_OK:
-            webinar_id, moment = _ints(args, 2)
+        case instructor.MOVE_OK, (webinar_id, moment):
             async with services.sessions.begin() as session:
                 info = await instructor.move_webinar(
                     session, person_id=person, webinar_id=webinar_id,
                     new_start=datetime.fromtimestamp(moment, UTC), now=now)
                 await _stop_waiting_for(session, person, instructor.MOVE_STATE)
             await render.replace(update, instructor.moved_screen(tr, info))
-        case instructor.CANCEL_ASK:
+        case instructor.CANCEL_ASK, (webinar_id,):
             async with services.sessions() as session:
                 info = await instructor.webinar_for_instructor(
-                    session, person_id=person, webinar_id=_ints(args, 1)[0])
+                    session, person_id=person, webinar_id=webinar_id)
             if info.started(now):
                 raise Refusal(RefusalReason.TOO_LATE)
             await render.replace(update, instructor.cancel_confirm_screen(tr, info))
-        case instructor.CANCEL_OK:
+        case instructor.CANCEL_OK, (webinar_id,):
             async with services.sessions.begin() as session:
                 info = await instructor.cancel_webinar(
-                    session, person_id=person, webinar_id=_ints(args, 1)[0], now=now)
+                    session, person_id=person, webinar_id=webinar_id, now=now)
             await render.replace(update, instructor.cancelled_screen(tr, info))
-        case instructor.ATTENDANCE:
+        case instructor.ATTENDANCE, (webinar_id,):
             async with services.sessions() as session:
                 sheet = await instructor.attendance_sheet(
-                    session, person_id=person, webinar_id=_ints(args, 1)[0], now=now)
+                    session, person_id=person, webinar_id=webinar_id, now=now)
             await render.replace(update, instructor.attendance_screen(tr, sheet))
-        case instructor.MARK:
-            webinar_id, membership_id = _ints(args, 2)
+        case instructor.MARK, (webinar_id, membership_id):
             async with services.sessions.begin() as session:
                 sheet = await instructor.toggle_attendance(
                     session, person_id=person, webinar_id=webinar_id,
                     membership_id=membership_id, now=now)
             await render.replace(update, instructor.attendance_screen(tr, sheet))
-        case broadcast.SEND:
+        case broadcast.SEND, (broadcast_id,):
             async with services.sessions.begin() as session:
                 confirmed = await broadcast.confirm_broadcast(
-                    session, person_id=person, broadcast_id=_ints(args, 1)[0], now=now)
+                    session, person_id=person, broadcast_id=broadcast_id, now=now)
             await render.replace(update, broadcast.confirmed_screen(tr, confirmed))
-        case broadcast.DISCARD:
+        case broadcast.DISCARD, (broadcast_id,):
             async with services.sessions.begin() as session:
                 discarded = await broadcast.discard_broadcast(
-                    session, person_id=person, broadcast_id=_ints(args, 1)[0])
+                    session, person_id=person, broadcast_id=broadcast_id)
             await render.replace(update, broadcast.discarded_screen(tr, discarded))
-        case broadcast.STOP:
+        case broadcast.STOP, ():
             async with services.sessions.begin() as session:
                 await _stop_waiting_for(session, person, broadcast.STATE)
             await render.replace(update, broadcast.stopped_screen(tr))
-        case _:
-            raise CallbackDataError("unknown instructor button")
-    return False
 
 
 async def _stop_waiting_for(session: AsyncSession, person_id: int, wanted: str) -> None:

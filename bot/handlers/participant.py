@@ -272,9 +272,8 @@ async def module_step(update: Update, context: BotContext) -> None:
     assert query is not None
     actor = context.acting
     try:
-        data = decode(query.data)
-        module_no, step = (int(a) for a in data.args)
-    except (CallbackDataError, ValueError):
+        module_no, step = course.STEP.parse(query.data)
+    except CallbackDataError:
         await common.stale_button(update, context)
         return
     view = await _course_view(context, actor)
@@ -298,9 +297,8 @@ async def module_done(update: Update, context: BotContext) -> None:
     assert query is not None
     actor = context.acting
     try:
-        (module_arg,) = decode(query.data).args
-        module_no = int(module_arg)
-    except (CallbackDataError, ValueError):
+        (module_no,) = course.DONE.parse(query.data)
+    except CallbackDataError:
         await common.stale_button(update, context)
         return
     if actor.person_id is None:

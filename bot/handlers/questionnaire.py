@@ -13,24 +13,14 @@ from bot.context import Actor, BotContext
 from bot.handlers import common
 from dialogs import action_plan, course, state
 from dialogs.callbacks import CallbackDataError, decode
+from dialogs.occasion import CHECKIN, checkin_week
 from dialogs.questionnaires import Questionnaire, engine, screens, service
 from dialogs.questionnaires.engine import InvalidAnswer
 from dialogs.reminders import QUESTIONNAIRE
 from dialogs.screen import Screen
 
 STATE = "questionnaire"
-CHECKIN = "checkin"
 PLAN_ITEM = "action_plan"
-
-
-def questionnaire_key(occasion: str) -> str:
-    """``checkin-3`` → ``checkin``; ``baseline``/``post``/``followup`` are their own keys."""
-    return CHECKIN if occasion.startswith(f"{CHECKIN}-") else occasion
-
-
-def checkin_week(occasion: str) -> int | None:
-    _, _, number = occasion.partition("-")
-    return int(number) if occasion.startswith(f"{CHECKIN}-") and number.isdigit() else None
 
 
 async def start_from_prompt(update: Update, context: BotContext) -> None:
@@ -40,11 +30,8 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
     actor = context.acting
     services = context.services
     try:
-        data = decode(query.data)
-        if data.action != QUESTIONNAIRE or len(data.args) != 2 or data.args[0] != "start":
-            raise CallbackDataError("not a start button")
-        occasion = data.args[1]
-        q = services.questionnaires.get(questionnaire_key(occasion))
+        _start, occasion = QUESTIONNAIRE.parse(query.data)
+        q = services.questionnaires.get(occasion.questionnaire_key)
         if q is None or actor.person_id is None:
             raise CallbackDataError("unknown questionnaire")
     except CallbackDataError:
@@ -57,7 +44,7 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
             outcome = None
         else:
             response = await service.start_or_resume(
-                session, membership.id, q, occasion, actor.locale, now
+                session, membership.id, q, str(occasion), actor.locale, now
             )
             outcome = service.step(q, response)
             if outcome.status is service.Status.NEXT:
@@ -70,7 +57,7 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
     if outcome.status is service.Status.NEXT:
         resuming = outcome.position > 1
         await render.replace(update, screens.intro_screen(actor.tr, q, resuming=resuming))
-    await _show(update, context, actor, q, outcome, occasion=occasion)
+    await _show(update, context, actor, q, outcome, occasion=str(occasion))
 
 
 async def tap(update: Update, context: BotContext) -> None:
@@ -283,9 +270,8 @@ async def plan_button(update: Update, context: BotContext) -> None:
         await common.stale_button(update, context)
         return
     try:
-        data = decode(query.data)
-        kind, number = data.args[0], int(data.args[1])
-    except (CallbackDataError, IndexError, ValueError):
+        kind, number = action_plan.ACTION.parse(query.data)
+    except CallbackDataError:
         await common.stale_button(update, context)
         return
     screen: Screen | None = None

@@ -16,8 +16,6 @@ class DeliveryConfig:
     concurrency: int = 8
     # A claim older than this is treated as abandoned by a crashed worker and claimed again.
     lease: timedelta = timedelta(minutes=2)
-    # Read timeout for one send; a timeout counts as a network error (retried).
-    send_timeout_seconds: float = 10.0
     max_attempts: int = 6
     backoff_base: timedelta = timedelta(seconds=30)
     backoff_max: timedelta = timedelta(minutes=30)

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.delivery import outbox
+from dialogs.delivery import keys, outbox
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import Kind, policy
 from dialogs.delivery.planner import PlanReport, replan_person, replan_team
@@ -42,6 +42,7 @@ async def move_webinar(
         webinar.moved_from = webinar.moved_from or webinar.starts_at
         webinar.starts_at = new_start
         webinar.status = SessionStatus.SCHEDULED
+        webinar.updated_at = now
         await session.flush()
     return await webinar_changed(session, webinar_id, now, config)
 
@@ -53,6 +54,7 @@ async def cancel_webinar(
     if webinar is None:
         raise LookupError(f"no webinar {webinar_id}")
     webinar.status = SessionStatus.CANCELLED
+    webinar.updated_at = now
     await session.flush()
     return await webinar_changed(session, webinar_id, now, config)
 
@@ -84,7 +86,7 @@ async def webinar_changed(
     for membership_id, person_id, chat_id in members:
         rows.append(outbox.NewRow(
             person_id=person_id, chat_id=chat_id, kind=kind,
-            dedup_key=f"m{membership_id}:{kind}:{webinar.id}:{change}",
+            dedup_key=keys.webinar_announcement(membership_id, kind, webinar.id, change),
             due_at=now, expires_at=webinar.starts_at, urgent=policy(kind).urgent,
             payload={
                 "membership_id": membership_id, "module_no": webinar.module_no,
@@ -101,7 +103,7 @@ async def webinar_changed(
         )
     )
     stale = [row_id for row_id, key in pending
-             if key.split(":")[2] == str(webinar.id) and key not in fresh]
+             if keys.announced_webinar(key) == webinar.id and key not in fresh]
     report = PlanReport(cancelled=await outbox.cancel_pending(
         session, reason="superseded", ids=stale) if stale else 0)
     report += PlanReport(added=await outbox.add_rows(session, rows, now))
@@ -127,10 +129,3 @@ async def person_returned(
         .execution_options(synchronize_session=False)
     )
     return await replan_person(session, person_id, now, config)
-
-
-async def person_unreachable(
-    session: AsyncSession, person_id: int, now: datetime, reason: str
-) -> int:
-    """Telegram refuses this person: stop planning and cancel what waits for them."""
-    return await outbox.mark_unreachable(session, person_id, now=now, reason=reason)

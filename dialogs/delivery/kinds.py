@@ -66,6 +66,8 @@ PLANNED_KINDS: frozenset[str] = frozenset(
         Kind.CHECKIN_REMINDER, Kind.EVALUATION,
     }
 )
+# Announced by events (a webinar moved or cancelled), once per change; never planned.
+ANNOUNCED_KINDS: frozenset[str] = frozenset({Kind.WEBINAR_MOVED, Kind.WEBINAR_CANCELLED})
 PACED_KINDS: frozenset[str] = frozenset(k for k, p in POLICIES.items() if p.paced)
 # Kinds whose message offers "Not now".
 PROMPT_KINDS: frozenset[str] = frozenset(

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.delivery import outbox
+from dialogs.delivery import keys, outbox
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import PROMPT_KINDS
 from dialogs.delivery.timeplan import next_day_at, quiet_until, zone_for
@@ -43,7 +43,7 @@ async def ask_again_later(
     if (row is None or person is None or row.person_id != person_id
             or row.kind not in PROMPT_KINDS or row.status != OutboxStatus.SENT):
         return None
-    key = f"later:{row.id}"
+    key = keys.asked_later(row.id)
     again = await session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == key))
     team = await _team(session, row)
     tz = zone_for(person, team)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -246,8 +246,3 @@ async def next_wake(session: AsyncSession) -> datetime | None:
     )
     moments = [m for m in (due, lease) if m is not None]
     return min(moments) if moments else None
-
-
-async def status_counts(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))
-    return {str(status): int(n) for status, n in rows}

@@ -9,7 +9,7 @@ and periodically as a safety net.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.course import module_opens_at
-from dialogs.delivery import outbox
+from dialogs.delivery import keys, outbox
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import PLANNED_KINDS, Kind, policy
 from dialogs.delivery.timeplan import at_local, before, days_later, local_date
+from dialogs.occasion import Occasion
 from storage.models import (
     Membership,
     MembershipStatus,
@@ -34,8 +35,6 @@ from storage.models import (
     Team,
     WebinarSession,
 )
-
-EVALUATION_OCCASIONS = ("baseline", "post", "followup")
 
 
 @dataclass(frozen=True)
@@ -69,88 +68,149 @@ class PlanReport:
                           self.cancelled + other.cancelled)
 
 
-def checkin_occasion(module_no: int) -> str:
-    return f"checkin-{module_no}"
+@dataclass(frozen=True)
+class Wanted:
+    """One message a rule wants: what it is about (the key's parts), when, until when."""
+
+    about: tuple[object, ...]
+    due: datetime
+    expires: datetime | None
+    payload: dict[str, Any]
+
+
+# A rule derives every message of its kind for one participant from the facts alone.
+Rule = Callable[[MemberFacts, DeliveryConfig], Iterator[Wanted]]
 
 
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def plan_member(facts: MemberFacts, config: DeliveryConfig) -> list[outbox.NewRow]:
-    """Every planned row for one participant, whatever exists already."""
-    rows: list[outbox.NewRow] = []
-    m = facts.membership_id
-
-    def add(kind: Kind, key: str, due: datetime, expires: datetime | None,
-            **payload: Any) -> None:
-        if expires is not None and expires <= due:
-            return
-        payload = {"membership_id": m, **payload,
-                   "plan": f"{due.isoformat()}|{expires.isoformat() if expires else ''}"}
-        rows.append(outbox.NewRow(
-            person_id=facts.person_id, chat_id=facts.chat_id, kind=kind,
-            dedup_key=f"m{m}:{kind}:{key}", due_at=due, expires_at=expires,
-            payload=payload, urgent=policy(kind).urgent,
-        ))
-
+def _in_order(facts: MemberFacts) -> list[tuple[WebinarFacts, WebinarFacts | None]]:
+    """Each webinar by module number, with the one after it."""
     webinars = sorted(facts.webinars, key=lambda w: w.module_no)
+    return list(zip(webinars, [*webinars[1:], None], strict=True))
+
+
+def _ahead(facts: MemberFacts) -> Iterator[tuple[WebinarFacts, WebinarFacts | None]]:
+    """Webinars still to come after joining and not cancelled: a webinar before joining gets
+    no reminder, nudge or check-in."""
+    for webinar, following in _in_order(facts):
+        if not webinar.cancelled and webinar.starts_at > facts.joined_at:
+            yield webinar, following
+
+
+def _module_openings(facts: MemberFacts, config: DeliveryConfig) -> Iterator[Wanted]:
+    order = _in_order(facts)
     opens = [module_opens_at(w.module_no, w.starts_at, facts.joined_at, facts.tz)
-             for w in webinars]
+             for w, _ in order]
     # Joining mid-course: only the newest module already open is sent, not the backlog.
-    already = [w.module_no for w, at in zip(webinars, opens, strict=True) if at <= facts.joined_at]
-    newest_open = max(already, default=None)
-    for i, w in enumerate(webinars):
-        following = webinars[i + 1] if i + 1 < len(webinars) else None
+    newest_open = max((w.module_no for (w, _), at in zip(order, opens, strict=True)
+                       if at <= facts.joined_at), default=None)
+    for i, (w, following) in enumerate(order):
         if opens[i] > facts.joined_at or w.module_no == newest_open:
             until = opens[i + 1] if following else w.starts_at + timedelta(days=7)
             due = max(opens[i], facts.joined_at)
-            add(Kind.MODULE_OPEN, str(w.module_no), due,
-                max(until, facts.joined_at + timedelta(days=1)), module_no=w.module_no,
-                on_join=due == facts.joined_at)
-        if w.cancelled:
-            continue
-        start, epoch = w.starts_at, _epoch(w.starts_at)
-        if start <= facts.joined_at:
-            continue  # a webinar before joining gets no reminder, nudge or check-in
-        offsets = sorted({o for o in facts.reminder_offsets if o > 0}, reverse=True)
+            yield Wanted((w.module_no,), due, max(until, facts.joined_at + timedelta(days=1)),
+                         {"module_no": w.module_no, "on_join": due == facts.joined_at})
+
+
+def _webinar_reminders(facts: MemberFacts, config: DeliveryConfig) -> Iterator[Wanted]:
+    offsets = sorted({o for o in facts.reminder_offsets if o > 0}, reverse=True)
+    for w, _ in _ahead(facts):
+        start = w.starts_at
         for j, offset in enumerate(offsets):
             # A late plan sends only the most timely reminder: each one gives way to the next.
             until = before(start, offsets[j + 1], facts.tz) if j + 1 < len(offsets) else start
             due = before(start, offset, facts.tz)
             if until > facts.joined_at:
-                add(Kind.WEBINAR_REMINDER, f"{w.id}:{offset}:{epoch}", max(due, facts.joined_at),
-                    until, module_no=w.module_no, webinar_id=w.id,
-                    starts_at=start.isoformat(), offset_minutes=offset)
-        nudge = at_local(local_date(start, facts.tz) - timedelta(days=1), config.nudge_at,
+                yield Wanted((w.id, offset, _epoch(start)), max(due, facts.joined_at), until, {
+                    "module_no": w.module_no, "webinar_id": w.id,
+                    "starts_at": start.isoformat(), "offset_minutes": offset})
+
+
+def _prep_nudges(facts: MemberFacts, config: DeliveryConfig) -> Iterator[Wanted]:
+    for w, _ in _ahead(facts):
+        nudge = at_local(local_date(w.starts_at, facts.tz) - timedelta(days=1), config.nudge_at,
                          facts.tz)
         if nudge >= facts.joined_at:
-            add(Kind.PREP_NUDGE, f"{w.module_no}:{epoch}", nudge, start,
-                module_no=w.module_no, webinar_id=w.id, starts_at=start.isoformat())
-        checkin = start + timedelta(minutes=w.duration_minutes) + config.checkin_after_end
-        checkin_until = (
-            following.starts_at if following is not None and following.starts_at > checkin
-            else checkin + timedelta(days=6)
-        )
-        occasion = checkin_occasion(w.module_no)
-        add(Kind.CHECKIN, str(w.module_no), checkin, checkin_until,
-            module_no=w.module_no, occasion=occasion)
-        add(Kind.CHECKIN_REMINDER, str(w.module_no),
-            days_later(checkin, config.checkin_reminder_after.days, facts.tz), checkin_until,
-            module_no=w.module_no, occasion=occasion)
+            yield Wanted((w.module_no, _epoch(w.starts_at)), nudge, w.starts_at, {
+                "module_no": w.module_no, "webinar_id": w.id,
+                "starts_at": w.starts_at.isoformat()})
 
+
+def _checkin_window(w: WebinarFacts, following: WebinarFacts | None,
+                    config: DeliveryConfig) -> tuple[datetime, datetime]:
+    """From just after the webinar until the next one begins (or six days at most)."""
+    checkin = w.starts_at + timedelta(minutes=w.duration_minutes) + config.checkin_after_end
+    if following is not None and following.starts_at > checkin:
+        return checkin, following.starts_at
+    return checkin, checkin + timedelta(days=6)
+
+
+def _checkins(facts: MemberFacts, config: DeliveryConfig) -> Iterator[Wanted]:
+    for w, following in _ahead(facts):
+        due, until = _checkin_window(w, following, config)
+        yield Wanted((w.module_no,), due, until, {
+            "module_no": w.module_no, "occasion": str(Occasion.checkin(w.module_no))})
+
+
+def _checkin_reminders(facts: MemberFacts, config: DeliveryConfig) -> Iterator[Wanted]:
+    for w, following in _ahead(facts):
+        checkin, until = _checkin_window(w, following, config)
+        due = days_later(checkin, config.checkin_reminder_after.days, facts.tz)
+        yield Wanted((w.module_no,), due, until, {
+            "module_no": w.module_no, "occasion": str(Occasion.checkin(w.module_no))})
+
+
+def _evaluations(facts: MemberFacts, config: DeliveryConfig) -> Iterator[Wanted]:
+    webinars = [w for w, _ in _in_order(facts)]
     second = next((w for w in webinars if w.module_no == 2), None)
-    add(Kind.EVALUATION, "baseline", facts.joined_at,
-        second.starts_at if second is not None else None, occasion="baseline", on_join=True)
-    if webinars:
-        last_day = local_date(webinars[-1].starts_at, facts.tz)
-        post = at_local(last_day + timedelta(days=1), config.evaluation_at, facts.tz)
-        followup = at_local(last_day + config.followup_after, config.evaluation_at, facts.tz)
-        for occasion, due in (("post", post), ("followup", followup)):
-            if due >= facts.joined_at:
-                add(Kind.EVALUATION, occasion, due, due + config.evaluation_open_for,
-                    occasion=occasion)
-    return rows
+    baseline = Occasion.BASELINE
+    yield Wanted((baseline,), facts.joined_at, second.starts_at if second is not None else None,
+                 {"occasion": str(baseline), "on_join": True})
+    if not webinars:
+        return
+    last_day = local_date(webinars[-1].starts_at, facts.tz)
+    post = at_local(last_day + timedelta(days=1), config.evaluation_at, facts.tz)
+    followup = at_local(last_day + config.followup_after, config.evaluation_at, facts.tz)
+    for occasion, due in ((Occasion.POST, post), (Occasion.FOLLOWUP, followup)):
+        if due >= facts.joined_at:
+            yield Wanted((occasion,), due, due + config.evaluation_open_for,
+                         {"occasion": str(occasion)})
+
+
+# Every kind the planner derives from the schedule, and its rule. A new planned kind is one
+# entry here (tests check that every planned kind has one).
+RULES: dict[Kind, Rule] = {
+    Kind.MODULE_OPEN: _module_openings,
+    Kind.WEBINAR_REMINDER: _webinar_reminders,
+    Kind.PREP_NUDGE: _prep_nudges,
+    Kind.CHECKIN: _checkins,
+    Kind.CHECKIN_REMINDER: _checkin_reminders,
+    Kind.EVALUATION: _evaluations,
+}
+
+
+def plan_member(facts: MemberFacts, config: DeliveryConfig) -> list[outbox.NewRow]:
+    """Every planned row for one participant, whatever exists already."""
+    return [
+        outbox.NewRow(
+            person_id=facts.person_id, chat_id=facts.chat_id, kind=kind,
+            dedup_key=keys.member(facts.membership_id, kind, *wanted.about),
+            due_at=wanted.due, expires_at=wanted.expires, urgent=policy(kind).urgent,
+            payload={"membership_id": facts.membership_id, **wanted.payload,
+                     "plan": _plan_stamp(wanted)},
+        )
+        for kind, rule in RULES.items()
+        for wanted in rule(facts, config)
+        if wanted.expires is None or wanted.expires > wanted.due
+    ]
+
+
+def _plan_stamp(wanted: Wanted) -> str:
+    """When the plan wants it: a replan compares this, not due_at (see :func:`_reconcile`)."""
+    return f"{wanted.due.isoformat()}|{wanted.expires.isoformat() if wanted.expires else ''}"
 
 
 def _webinar_facts(sessions: Sequence[WebinarSession]) -> tuple[WebinarFacts, ...]:
@@ -186,7 +246,7 @@ async def replan_team(
                             offsets, webinars)
         for row in plan_member(facts, config):
             desired[row.dedup_key] = row
-    prefixes = tuple(f"m{membership.id}:" for membership, _ in members)
+    prefixes = tuple(keys.member_prefix(membership.id) for membership, _ in members)
     existing = [
         row for row in await session.scalars(
             select(OutboxMessage).where(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs.callbacks import Callback, CallbackDataError, callback
+from dialogs.callbacks import INT, TEXT, Action, Callback, CallbackDataError, callback
 from dialogs.questionnaires import engine
 from dialogs.questionnaires.engine import AnswerValue
 from dialogs.questionnaires.model import (
@@ -25,11 +25,11 @@ from dialogs.safety import COUNTRY_NAMES, EMERGENCY_NUMBERS
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import N_, Tr, placeholders
 
-ACTION_ANSWER = "qa"
-ACTION_BACK = "qb"
-ACTION_SKIP = "qs"
-ACTION_OPEN = "qo"
-ACTIONS = frozenset({ACTION_ANSWER, ACTION_BACK, ACTION_SKIP, ACTION_OPEN})
+ACTION_ANSWER = Action("qa", INT, INT, TEXT)  # qa:<response id>:<item index>:<value code>
+ACTION_BACK = Action("qb", INT, INT)  # qb:<response id>:<item index>
+ACTION_SKIP = Action("qs", INT, INT)  # qs:<response id>:<item index>
+ACTION_OPEN = Action("qo", INT)  # qo:<response id>
+ACTIONS = (ACTION_ANSWER, ACTION_BACK, ACTION_SKIP, ACTION_OPEN)
 # A scale of up to 6 values fits one row; wider ones (0–10) are split in two.
 _ONE_ROW = 6
 
@@ -46,16 +46,10 @@ class Tap:
 
 def parse_tap(data: Callback) -> Tap:
     """Turn decoded callback data into a Tap; CallbackDataError if it is not a sound one."""
-    try:
-        if data.action == ACTION_OPEN and len(data.args) == 1:
-            return Tap(data.action, int(data.args[0]))
-        if data.action in (ACTION_BACK, ACTION_SKIP) and len(data.args) == 2:
-            return Tap(data.action, int(data.args[0]), int(data.args[1]))
-        if data.action == ACTION_ANSWER and len(data.args) == 3:
-            return Tap(data.action, int(data.args[0]), int(data.args[1]), data.args[2])
-    except ValueError as exc:
-        raise CallbackDataError("questionnaire callback with a non-numeric id") from exc
-    raise CallbackDataError("not a questionnaire callback")
+    action = next((a for a in ACTIONS if a == data.action), None)
+    if action is None:
+        raise CallbackDataError("not a questionnaire callback")
+    return Tap(action, *action.read_args(data.args))
 
 
 def value_code(value: float) -> str:

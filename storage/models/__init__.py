@@ -6,7 +6,7 @@ Importing this package registers every table on `Base.metadata` (Alembic relies 
 from __future__ import annotations
 
 from storage.models.access import AuditLog, Consent, Invite, InviteAttempt
-from storage.models.base import COURSE_MODULES, NAMING_CONVENTION, Base, UTCDateTime, utcnow
+from storage.models.base import COURSE_MODULES, NAMING_CONVENTION, Base, UTCDateTime
 from storage.models.course import (
     ActionPlan,
     Answer,
@@ -70,5 +70,4 @@ __all__ = [
     "Team",
     "UTCDateTime",
     "WebinarSession",
-    "utcnow",
 ]

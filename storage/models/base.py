@@ -32,17 +32,15 @@ class Base(AsyncAttrs, DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def utcnow() -> datetime:
-    """Current time as an aware UTC datetime (the only kind the database stores)."""
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """`DateTime(timezone=True)` that only accepts aware datetimes and always returns UTC.
 
     SQLite has no time zone type and hands back naive values, PostgreSQL hands back aware ones;
     normalising here makes both backends return the same thing. Naive input is refused because
     a naive value is ambiguous and the bug it hides (local time stored as UTC) is silent.
+
+    No column of this type has a default: every timestamp is passed in from the injected clock
+    (``storage.clock``), so a test on a frozen clock sees only frozen moments in the database.
     """
 
     impl = DateTime(timezone=True)

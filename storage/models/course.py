@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models.base import COURSE_MODULES, Base, UTCDateTime, str_enum, utcnow
+from storage.models.base import COURSE_MODULES, Base, UTCDateTime, str_enum
 from storage.models.enums import BroadcastStatus, Language
 
 _MODULE_CHECK = f"BETWEEN 1 AND {COURSE_MODULES}"
@@ -84,7 +84,7 @@ class Answer(Base):
     value_number: Mapped[float | None] = mapped_column(Float)
     value_text: Mapped[str | None] = mapped_column(Text)
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
-    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     response: Mapped[QuestionnaireResponse] = relationship(back_populates="answers")
 
@@ -110,7 +110,7 @@ class ActionPlan(Base):
     when: Mapped[str | None] = mapped_column(Text)
     days_per_week: Mapped[int | None] = mapped_column(Integer)
     confidence: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(32))  # e.g. "done", "partly", "not"
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -131,7 +131,7 @@ class Attendance(Base):
     marked_by: Mapped[int | None] = mapped_column(
         ForeignKey("memberships.id", ondelete="SET NULL"), index=True
     )
-    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Broadcast(Base):
@@ -152,5 +152,5 @@ class Broadcast(Base):
     status: Mapped[BroadcastStatus] = mapped_column(
         str_enum(BroadcastStatus, "status"), default=BroadcastStatus.DRAFT
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, UTCDateTime, str_enum, utcnow
+from storage.models.base import Base, UTCDateTime, str_enum
 from storage.models.enums import OutboxStatus
 
 
@@ -55,7 +55,7 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DialogState(Base):
@@ -69,4 +69,4 @@ class DialogState(Base):
     state: Mapped[str] = mapped_column(String(64))
     # MutableDict: in-place edits (state.data["x"] = 1) are noticed and flushed.
     data: Mapped[dict[str, Any]] = mapped_column(MutableDict.as_mutable(JSON), default=dict)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

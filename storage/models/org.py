@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models.base import COURSE_MODULES, Base, UTCDateTime, str_enum, utcnow
+from storage.models.base import COURSE_MODULES, Base, UTCDateTime, str_enum
 from storage.models.enums import (
     Country,
     Language,
@@ -41,7 +41,7 @@ class Municipality(Base):
     default_language: Mapped[Language] = mapped_column(
         str_enum(Language, "default_language", length=2)
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     teams: Mapped[list[Team]] = relationship(back_populates="municipality")
 
@@ -64,7 +64,7 @@ class Team(Base):
     reminder_offsets_minutes: Mapped[list[int]] = mapped_column(
         JSON, default=lambda: list(DEFAULT_REMINDER_OFFSETS_MINUTES)
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     municipality: Mapped[Municipality] = relationship(back_populates="teams")
     sessions: Mapped[list[WebinarSession]] = relationship(
@@ -98,8 +98,8 @@ class WebinarSession(Base):
     join_url: Mapped[str | None] = mapped_column(Text)
     # Original start of a moved session, so reminders can say "moved from …".
     moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     team: Mapped[Team] = relationship(back_populates="sessions")
 
@@ -124,7 +124,7 @@ class Person(Base):
     quiet_end: Mapped[time | None] = mapped_column(Time)
     # Set when Telegram says the person blocked the bot; delivery stops until they return.
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     # passive_deletes: the database cascades; the ORM must not try to load and null children.
     memberships: Mapped[list[Membership]] = relationship(
@@ -147,7 +147,7 @@ class Membership(Base):
     status: Mapped[MembershipStatus] = mapped_column(
         str_enum(MembershipStatus, "status"), default=MembershipStatus.ACTIVE
     )
-    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     person: Mapped[Person] = relationship(back_populates="memberships")
@@ -166,7 +166,7 @@ class CoordinatorGrant(Base):
     municipality_id: Mapped[int] = mapped_column(
         ForeignKey("municipalities.id", ondelete="CASCADE"), index=True
     )
-    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # An actor label like in the audit log ("cli:<user>", a study ID), not a foreign key, so the
     # grant survives the granter's erasure without naming them.
     granted_by: Mapped[str | None] = mapped_column(String(64))

@@ -18,6 +18,8 @@ from storage.models import Membership, OutboxMessage, Person, Team
 WEBINAR_URL = "https://webinar.example.org/hold-1"
 # FrozenClock starts Monday 2027-01-04 09:00 UTC; the first webinar is that Thursday.
 FIRST_WEBINAR_LOCAL = datetime(2027, 1, 7, 19, 0)
+# When make_team's rows are made: the FrozenClock's start, the moment the tests begin at.
+CREATED = FrozenClock().now()
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,8 @@ async def make_team(
     webinar_url: str | None = WEBINAR_URL,
 ) -> Team:
     municipality = await queries.create_municipality(
-        session, f"Kommune {name}", country=country, timezone=timezone)
-    return await queries.create_team(session, municipality, name, first_local,
+        session, f"Kommune {name}", now=CREATED, country=country, timezone=timezone)
+    return await queries.create_team(session, municipality, name, first_local, now=CREATED,
                                      webinar_url=webinar_url, reminder_offsets_minutes=offsets)
 
 
@@ -54,11 +56,10 @@ async def add_members(
     members = []
     for user_id in user_ids:
         person = Person(telegram_user_id=user_id, chat_id=user_id, locale=locale,
-                        display_name=None)
+                        display_name=None, created_at=joined_at)
         session.add(person)
         await session.flush()
-        membership = await queries.add_membership(session, person, team)
-        membership.joined_at = joined_at  # the injected clock, not the wall clock
+        membership = await queries.add_membership(session, person, team, now=joined_at)
         members.append(Member(person.id, membership.id, user_id))
     await session.flush()
     return members

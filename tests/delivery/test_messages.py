@@ -7,9 +7,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from telegram.ext import CallbackQueryHandler
 
-from bot.delivery.handlers import LATER_PATTERN, not_now
 from bot.local_api import SimMessage
 from bot.sandbox import Sandbox
 from dialogs.delivery.events import cancel_webinar, move_webinar
@@ -202,8 +200,6 @@ async def test_blocked_participant_is_marked_unreachable_and_nothing_else_is_tri
 async def test_not_now_asks_again_tomorrow_at_ten(sandbox: Sandbox, clock: FrozenClock) -> None:
     await _setup(sandbox, clock, "en")
     assert sandbox.delivery is not None
-    # The lead registers this in bot/app.py; here it goes first in the dialogs group.
-    sandbox.application.handlers[0].insert(0, CallbackQueryHandler(not_now, pattern=LATER_PATTERN))
     await sandbox.delivery.run_once()
     baseline = (await rows(sandbox.services.sessions, kind=Kind.EVALUATION))[0]
     assert baseline.payload["occasion"] == "baseline"

@@ -158,6 +158,7 @@ async def test_failures_are_listed_by_team(sandbox: Sandbox) -> None:
             person_id=person_id, chat_id=PARTICIPANT, kind="checkin", dedup_key="x",
             payload={}, due_at=sandbox.services.clock.now() - timedelta(hours=1),
             status=OutboxStatus.FAILED, attempts=6, last_error="Bad Gateway",
+            created_at=sandbox.services.clock.now() - timedelta(hours=2),
         ))
     await sandbox.send_text(COORDINATOR, "/failures")
     assert "Hold 3: 1 × Bad Gateway" in sandbox.api.last_message_to(COORDINATOR).text

@@ -174,7 +174,7 @@ async def test_team_shows_progress_and_never_answers(world: Sandbox, clock: Froz
         session.add(OutboxMessage(
             person_id=kim.person_id, chat_id=KIM, kind=Kind.CHECKIN, dedup_key="test:checkin",
             payload={"membership_id": kim.id, "occasion": "checkin-1"}, due_at=clock.now(),
-            status=OutboxStatus.SENT, sent_at=clock.now()))
+            status=OutboxStatus.SENT, sent_at=clock.now(), created_at=clock.now()))
         webinars = await queries.team_sessions(session, created.team.id)
         session.add(Attendance(session_id=webinars[0].id, membership_id=kim.id, attended=True,
                                marked_at=clock.now()))

@@ -54,7 +54,8 @@ async def test_commands_and_forged_buttons_are_refused(
         ida = await session.scalar(select(Membership).join(Person).where(
             Person.telegram_user_id == IDA))
         assert ida is not None
-        draft = Broadcast(team_id=created.team.id, author_membership_id=ida.id, text="draft")
+        draft = Broadcast(team_id=created.team.id, author_membership_id=ida.id, text="draft",
+                          created_at=clock.now())
         session.add(draft)
         await session.flush()
         first, second = webinars[0].id, webinars[1].id

@@ -355,7 +355,7 @@ async def test_retention_keeps_an_instructors_other_team(bot: Sandbox, clock: Fr
         for team_id in (finished.team.id, later.team.id):
             team = await session.get(Team, team_id)
             assert team is not None
-            await queries.add_membership(session, person, team, Role.INSTRUCTOR)
+            await queries.add_membership(session, person, team, Role.INSTRUCTOR, now=clock.now())
     clock.set(course_end(max(finished.session_starts)) + timedelta(days=366))
     await RetentionService(bot.services.sessions, clock, bot.services.throttle_secret).run_once()
     async with bot.services.sessions() as session:

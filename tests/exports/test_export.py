@@ -169,11 +169,12 @@ async def test_a_coordinator_is_held_to_the_granted_municipalities(
     sessions: Sessions, world: World, tmp_path: Path
 ) -> None:
     async with sessions() as session, session.begin():
-        coordinator = Person(telegram_user_id=1234, chat_id=1234)
+        coordinator = Person(telegram_user_id=1234, chat_id=1234, created_at=NOW)
         session.add(coordinator)
         await session.flush()
         session.add(CoordinatorGrant(person_id=coordinator.id,
-                                     municipality_id=world.municipality_ids["Køge"]))
+                                     municipality_id=world.municipality_ids["Køge"],
+                                     granted_at=NOW))
         await session.flush()
         scope = await coordinator_scope(session, coordinator.id)
         assert scope.municipality_ids == {world.municipality_ids["Køge"]}

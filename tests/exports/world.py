@@ -31,6 +31,7 @@ from storage.models import (
 
 JANUARY = datetime(2027, 1, 8, 10, 0, tzinfo=UTC)
 MARCH = datetime(2027, 3, 5, 10, 0, tzinfo=UTC)
+CREATED = JANUARY - timedelta(days=7)  # when teams, people and memberships are made
 # Free text that is hard on files: Danish letters, quotes, a line break, a formula.
 HOPES = 'At få mere ro på – "én dag ad gangen"\nog æøå ÆØÅ'
 FORMULA = "=1+1"
@@ -95,28 +96,30 @@ async def build_world(session: AsyncSession) -> World:
         municipality = await queries.get_municipality_by_name(session, municipality_name)
         if municipality is None:
             municipality = await queries.create_municipality(
-                session, municipality_name, default_language=language)
+                session, municipality_name, default_language=language, now=CREATED)
         world.municipality_ids[municipality_name] = municipality.id
         team: Team = await queries.create_team(session, municipality, team_name,
-                                               datetime(2027, 1, 7, 19, 0))
+                                               datetime(2027, 1, 7, 19, 0), now=CREATED)
         world.team_ids[f"{municipality_name}/{team_name}"] = team.id
         sessions = await queries.team_sessions(session, team.id)
         instructor = Person(telegram_user_id=5_550_000_000 + team.id, chat_id=5_660_000_000
-                            + team.id, display_name=f"Instruktør Sørensen{team.id}")
+                            + team.id, display_name=f"Instruktør Sørensen{team.id}",
+                            created_at=CREATED)
         session.add(instructor)
         await session.flush()
         world.secrets += [str(instructor.telegram_user_id), str(instructor.chat_id),
                           str(instructor.display_name)]
-        await queries.add_membership(session, instructor, team, Role.INSTRUCTOR)
+        await queries.add_membership(session, instructor, team, Role.INSTRUCTOR, now=CREATED)
         for _ in range(_PER_TEAM):
             number += 1
             person = Person(telegram_user_id=7_770_000_000 + number,
                             chat_id=8_880_000_000 + number,
                             display_name=f"Deltager Ærbødig{number:02d}",
-                            telegram_language_code=language)
+                            telegram_language_code=language, created_at=CREATED)
             session.add(person)
             await session.flush()
-            membership: Membership = await queries.add_membership(session, person, team)
+            membership: Membership = await queries.add_membership(session, person, team,
+                                                                  now=CREATED)
             p = Participant(membership.study_id, person.telegram_user_id, person.chat_id,
                             str(person.display_name), membership.id, municipality_name,
                             team_name)
@@ -169,7 +172,7 @@ def _outbox(person: Person, membership_id: int, webinar_1: datetime) -> list[Out
         out.append(OutboxMessage(
             person_id=person.id, chat_id=person.chat_id, kind=kind,
             dedup_key=f"m{membership_id}:{kind}:{occasion}:{at.timestamp()}", payload=payload,
-            due_at=at, expires_at=at + timedelta(days=6), status=status,
+            due_at=at, expires_at=at + timedelta(days=6), status=status, created_at=at,
             attempts=1 if status == OutboxStatus.SENT else 0,
             sent_at=at + timedelta(seconds=3) if status == OutboxStatus.SENT else None,
             telegram_message_id=4_440_000 + membership_id if status == OutboxStatus.SENT

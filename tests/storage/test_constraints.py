@@ -36,12 +36,13 @@ async def _expect_integrity_error(session: AsyncSession, *rows: object) -> None:
 async def test_study_id_is_unique(session: AsyncSession) -> None:
     async with session.begin():
         team = await make_team(session)
-        first = await queries.add_membership(session, await make_person(session), team)
+        first = await queries.add_membership(session, await make_person(session), team, now=NOW)
         other = await make_person(session)
     await _expect_integrity_error(
         session,
         Membership(
-            person_id=other.id, team_id=team.id, role="participant", study_id=first.study_id
+            person_id=other.id, team_id=team.id, role="participant", study_id=first.study_id,
+            joined_at=NOW,
         ),
     )
 
@@ -50,20 +51,22 @@ async def test_membership_role_is_unique_per_team(session: AsyncSession) -> None
     async with session.begin():
         team = await make_team(session)
         person = await make_person(session)
-        await queries.add_membership(session, person, team)
+        await queries.add_membership(session, person, team, now=NOW)
         # Same person, other role: allowed.
-        await queries.add_membership(session, person, team, Role.INSTRUCTOR)
+        await queries.add_membership(session, person, team, Role.INSTRUCTOR, now=NOW)
     await _expect_integrity_error(
         session,
         Membership(
-            person_id=person.id, team_id=team.id, role="participant", study_id=new_study_id()
+            person_id=person.id, team_id=team.id, role="participant", study_id=new_study_id(),
+            joined_at=NOW,
         ),
     )
 
 
 async def test_outbox_dedup_key_is_unique(session: AsyncSession) -> None:
     def message() -> OutboxMessage:
-        return OutboxMessage(chat_id=1, kind="reminder", dedup_key="r:1:1440", due_at=NOW)
+        return OutboxMessage(chat_id=1, kind="reminder", dedup_key="r:1:1440", due_at=NOW,
+                             created_at=NOW)
 
     async with session.begin():
         session.add(message())
@@ -77,7 +80,8 @@ async def test_invite_code_hash_is_unique(session: AsyncSession) -> None:
 
     def invite() -> Invite:
         return Invite(
-            team_id=team.id, role=InviteRole.PARTICIPANT, code_hash=hash_invite_code(code)
+            team_id=team.id, role=InviteRole.PARTICIPANT, code_hash=hash_invite_code(code),
+            created_at=NOW,
         )
 
     async with session.begin():
@@ -92,15 +96,17 @@ async def test_invite_code_hash_is_unique(session: AsyncSession) -> None:
 async def test_telegram_user_id_is_unique(session: AsyncSession) -> None:
     async with session.begin():
         await make_person(session, 77)
-    await _expect_integrity_error(session, Person(telegram_user_id=77, chat_id=1))
+    await _expect_integrity_error(session, Person(telegram_user_id=77, chat_id=1, created_at=NOW))
 
 
 async def test_invite_needs_a_target(session: AsyncSession) -> None:
     await _expect_integrity_error(
-        session, Invite(role=InviteRole.PARTICIPANT, code_hash=hash_invite_code("x"))
+        session, Invite(role=InviteRole.PARTICIPANT, code_hash=hash_invite_code("x"),
+                        created_at=NOW)
     )
     await _expect_integrity_error(
-        session, Invite(role=InviteRole.COORDINATOR, code_hash=hash_invite_code("y"))
+        session, Invite(role=InviteRole.COORDINATOR, code_hash=hash_invite_code("y"),
+                        created_at=NOW)
     )
 
 
@@ -108,14 +114,16 @@ async def test_module_numbers_are_checked(session: AsyncSession) -> None:
     async with session.begin():
         team = await make_team(session)
         person = await make_person(session)
-        membership = await queries.add_membership(session, person, team)
+        membership = await queries.add_membership(session, person, team, now=NOW)
     # A rolled-back session expires its objects: keep the ids.
     team_id, membership_id = team.id, membership.id
     await _expect_integrity_error(
-        session, WebinarSession(team_id=team_id, module_no=7, starts_at=NOW)
+        session, WebinarSession(team_id=team_id, module_no=7, starts_at=NOW, created_at=NOW,
+                                updated_at=NOW)
     )
     await _expect_integrity_error(
-        session, ActionPlan(membership_id=membership_id, week=1, what="x", confidence=11)
+        session, ActionPlan(membership_id=membership_id, week=1, what="x", confidence=11,
+                            created_at=NOW)
     )
 
 
@@ -133,7 +141,8 @@ async def test_naive_datetimes_are_refused(session: AsyncSession) -> None:
     with pytest.raises(StatementError, match="naive datetime"):
         async with session.begin():
             session.add(
-                OutboxMessage(chat_id=1, kind="x", dedup_key="n", due_at=datetime(2025, 1, 1))
+                OutboxMessage(chat_id=1, kind="x", dedup_key="n", due_at=datetime(2025, 1, 1),
+                              created_at=NOW)
             )
     session.expunge_all()
 
@@ -141,7 +150,8 @@ async def test_naive_datetimes_are_refused(session: AsyncSession) -> None:
 async def test_datetimes_come_back_aware_utc(session: AsyncSession) -> None:
     local = datetime(2025, 7, 1, 21, 0, tzinfo=UTC) + timedelta(microseconds=123)
     async with session.begin():
-        session.add(OutboxMessage(chat_id=1, kind="x", dedup_key="aware", due_at=local))
+        session.add(OutboxMessage(chat_id=1, kind="x", dedup_key="aware", due_at=local,
+                                  created_at=NOW))
     session.expunge_all()
     loaded = await session.scalar(select(OutboxMessage))
     assert loaded is not None

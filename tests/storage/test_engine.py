@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,8 @@ async def test_sessionmaker_keeps_attributes_after_commit(db_url: str) -> None:
     try:
         async with create_sessionmaker(engine)() as session:
             async with session.begin():
-                person = Person(telegram_user_id=1, chat_id=1)
+                person = Person(telegram_user_id=1, chat_id=1,
+                                created_at=datetime(2025, 1, 6, 9, 0, tzinfo=UTC))
                 session.add(person)
             # No lazy reload (which would fail outside a greenlet) after commit.
             assert person.telegram_user_id == 1

@@ -54,7 +54,7 @@ PERSON_OWNED = [
 
 async def _give_everything(session: AsyncSession, person: Person, team: Team, tag: str) -> None:
     """One row in every person-owned table."""
-    membership = await queries.add_membership(session, person, team)
+    membership = await queries.add_membership(session, person, team, now=NOW)
     response = QuestionnaireResponse(
         membership_id=membership.id,
         questionnaire_key="gse",
@@ -65,8 +65,9 @@ async def _give_everything(session: AsyncSession, person: Person, team: Team, ta
     session.add_all(
         [
             Consent(person_id=person.id, version="2025-01", given=True, at=NOW),
-            CoordinatorGrant(person_id=person.id, municipality_id=team.municipality_id),
-            DialogState(person_id=person.id, state="checkin", data={"item": 2}),
+            CoordinatorGrant(person_id=person.id, municipality_id=team.municipality_id,
+                             granted_at=NOW),
+            DialogState(person_id=person.id, state="checkin", data={"item": 2}, updated_at=NOW),
             OutboxMessage(
                 person_id=person.id,
                 chat_id=person.chat_id,
@@ -74,15 +75,18 @@ async def _give_everything(session: AsyncSession, person: Person, team: Team, ta
                 dedup_key=f"reminder:{tag}",
                 payload={"session": 1},
                 due_at=NOW,
+                created_at=NOW,
             ),
             ModuleProgress(membership_id=membership.id, module_no=1, opened_at=NOW),
             response,
-            ActionPlan(membership_id=membership.id, week=1, what="walk", confidence=8),
-            Attendance(session_id=team.sessions[0].id, membership_id=membership.id, attended=True),
+            ActionPlan(membership_id=membership.id, week=1, what="walk", confidence=8,
+                       created_at=NOW),
+            Attendance(session_id=team.sessions[0].id, membership_id=membership.id, attended=True,
+                       marked_at=NOW),
         ]
     )
     await session.flush()
-    session.add(Answer(response_id=response.id, item_key="q1", value_number=3))
+    session.add(Answer(response_id=response.id, item_key="q1", value_number=3, answered_at=NOW))
     await session.flush()
 
 
@@ -119,12 +123,12 @@ async def test_deleting_person_cascades(session: AsyncSession, how: str) -> None
         await _give_everything(session, leaving, team, "leaving")
         await _give_everything(session, staying, team, "staying")
         instructor_membership = await queries.add_membership(
-            session, instructor, team, Role.INSTRUCTOR
+            session, instructor, team, Role.INSTRUCTOR, now=NOW
         )
         session.add_all(
             [
-                AuditLog(actor="cli:root", action="export", subject="team:1"),
-                InviteAttempt(key="k" * 64),
+                AuditLog(at=NOW, actor="cli:root", action="export", subject="team:1"),
+                InviteAttempt(key="k" * 64, at=NOW),
             ]
         )
     async with session.begin():
@@ -162,11 +166,13 @@ async def test_erased_instructor_leaves_team_data_in_place(session: AsyncSession
         team = await make_team(session)
         instructor = await make_person(session)
         participant = await make_person(session)
-        by = await queries.add_membership(session, instructor, team, Role.INSTRUCTOR)
-        member = await queries.add_membership(session, participant, team)
-        broadcast = Broadcast(team_id=team.id, author_membership_id=by.id, text="Hej")
+        by = await queries.add_membership(session, instructor, team, Role.INSTRUCTOR, now=NOW)
+        member = await queries.add_membership(session, participant, team, now=NOW)
+        broadcast = Broadcast(team_id=team.id, author_membership_id=by.id, text="Hej",
+                              created_at=NOW)
         mark = Attendance(
-            session_id=team.sessions[0].id, membership_id=member.id, attended=True, marked_by=by.id
+            session_id=team.sessions[0].id, membership_id=member.id, attended=True, marked_by=by.id,
+            marked_at=NOW,
         )
         session.add_all([broadcast, mark])
     async with session.begin():
@@ -183,7 +189,7 @@ async def test_erased_instructor_leaves_team_data_in_place(session: AsyncSession
 async def test_team_with_members_cannot_be_deleted(session: AsyncSession) -> None:
     async with session.begin():
         team = await make_team(session)
-        await queries.add_membership(session, await make_person(session), team)
+        await queries.add_membership(session, await make_person(session), team, now=NOW)
     with pytest.raises(IntegrityError):
         async with session.begin():
             await session.execute(Team.__table__.delete().where(Team.id == team.id))

@@ -21,7 +21,7 @@ from storage.models import (
     SessionStatus,
     Team,
 )
-from tests.storage.helpers import make_person, make_team
+from tests.storage.helpers import NOW, make_person, make_team
 
 
 async def test_get_person_by_telegram_id(session: AsyncSession) -> None:
@@ -34,10 +34,11 @@ async def test_get_person_by_telegram_id(session: AsyncSession) -> None:
 async def test_municipality_and_team_defaults(session: AsyncSession) -> None:
     async with session.begin():
         oslo = await queries.create_municipality(
-            session, "Oslo", country=Country.NO, timezone="Europe/Oslo"
+            session, "Oslo", country=Country.NO, timezone="Europe/Oslo", now=NOW
         )
         team = await queries.create_team(
-            session, oslo, "Hold A", datetime(2025, 2, 4, 19, 0), webinar_url="https://meet/x"
+            session, oslo, "Hold A", datetime(2025, 2, 4, 19, 0), now=NOW,
+            webinar_url="https://meet/x",
         )
         team_id = team.id
     session.expunge_all()
@@ -56,7 +57,7 @@ async def test_municipality_and_team_defaults(session: AsyncSession) -> None:
 async def test_create_municipality_rejects_unknown_zone(session: AsyncSession) -> None:
     with pytest.raises(ValueError, match="unknown time zone"):
         async with session.begin():
-            await queries.create_municipality(session, "X", timezone="Mars/Olympus")
+            await queries.create_municipality(session, "X", timezone="Mars/Olympus", now=NOW)
 
 
 async def test_team_names_unique_per_municipality(session: AsyncSession) -> None:
@@ -77,9 +78,9 @@ async def test_active_memberships(session: AsyncSession) -> None:
         first = await make_team(session, "Første")
         second = await make_team(session, "Anden")
         third = await make_team(session, "Tredje")
-        a = await queries.add_membership(session, person, first)
-        b = await queries.add_membership(session, person, second, Role.INSTRUCTOR)
-        c = await queries.add_membership(session, person, third)
+        a = await queries.add_membership(session, person, first, now=NOW)
+        b = await queries.add_membership(session, person, second, Role.INSTRUCTOR, now=NOW)
+        c = await queries.add_membership(session, person, third, now=NOW)
         c.status = MembershipStatus.LEFT
         person_id = person.id
     session.expunge_all()
@@ -97,8 +98,9 @@ async def test_active_memberships(session: AsyncSession) -> None:
 async def test_study_ids_look_right(session: AsyncSession) -> None:
     async with session.begin():
         team = await make_team(session)
-        m = await queries.add_membership(session, await make_person(session), team)
-        i = await queries.add_membership(session, await make_person(session), team, "instructor")
+        m = await queries.add_membership(session, await make_person(session), team, now=NOW)
+        i = await queries.add_membership(session, await make_person(session), team, "instructor",
+                                         now=NOW)
     for membership, prefix in ((m, "P-"), (i, "I-")):
         assert membership.study_id.startswith(prefix)
         assert len(membership.study_id) == 8
@@ -109,7 +111,8 @@ async def test_study_ids_look_right(session: AsyncSession) -> None:
 async def test_dialog_state_in_place_edits_are_saved(session: AsyncSession) -> None:
     async with session.begin():
         person = await make_person(session)
-        state = DialogState(person_id=person.id, state="checkin", data={"item": 1})
+        state = DialogState(person_id=person.id, state="checkin", data={"item": 1},
+                            updated_at=NOW)
         session.add(state)
     async with session.begin():
         state.data["item"] = 2
@@ -129,8 +132,9 @@ def test_attempt_key_is_keyed_and_stable() -> None:
 async def test_membership_defaults(session: AsyncSession) -> None:
     async with session.begin():
         team = await make_team(session)
-        membership = await queries.add_membership(session, await make_person(session), team)
+        membership = await queries.add_membership(session, await make_person(session), team,
+                                                  now=NOW)
         loaded = await session.scalar(select(Membership).where(Membership.id == membership.id))
     assert loaded is not None
     assert loaded.status is MembershipStatus.ACTIVE
-    assert loaded.joined_at.tzinfo is not None
+    assert loaded.joined_at == NOW  # from the caller's clock, not the wall clock

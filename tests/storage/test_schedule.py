@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import queries
 from storage.models import Country
+from tests.storage.helpers import NOW
 
 ZONES = ["Europe/Copenhagen", "Europe/Oslo"]
 
@@ -61,10 +62,10 @@ def test_unknown_zone_is_a_value_error() -> None:
 async def test_team_sessions_stored_and_reloaded_across_dst(session: AsyncSession) -> None:
     async with session.begin():
         municipality = await queries.create_municipality(
-            session, "Bergen", country=Country.NO, timezone="Europe/Oslo"
+            session, "Bergen", country=Country.NO, timezone="Europe/Oslo", now=NOW
         )
         team = await queries.create_team(
-            session, municipality, "Torsdag", datetime(2025, 10, 16, 19, 0)
+            session, municipality, "Torsdag", datetime(2025, 10, 16, 19, 0), now=NOW
         )
         team_id = team.id
     session.expunge_all()

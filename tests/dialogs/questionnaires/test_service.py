@@ -40,7 +40,7 @@ CHECKIN = SHIPPED["checkin"]
 async def member(session: AsyncSession) -> Membership:
     async with session.begin():
         team = await make_team(session)
-        return await queries.add_membership(session, await make_person(session), team)
+        return await queries.add_membership(session, await make_person(session), team, now=NOW)
 
 
 async def start(session: AsyncSession, m: Membership, q: Questionnaire,
