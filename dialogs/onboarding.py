@@ -17,12 +17,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.callbacks import callback
 from dialogs.course import open_module, participant_membership
-from dialogs.invites import InviteCheck, InviteStatus, check_invite
+from dialogs.invites import (
+    WRONG_ROLE,
+    Granted,
+    InviteCheck,
+    InviteStatus,
+    Newcomer,
+    check_invite,
+    redeem_invite,
+)
 from dialogs.language import LANGUAGE_NAMES
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage import queries
-from storage.models import Consent, InviteRole, Membership, Municipality, Person, Team
+from storage.models import (
+    Consent,
+    Invite,
+    InviteRole,
+    Membership,
+    Municipality,
+    Person,
+    Role,
+    Team,
+)
 
 PRIVACY_NOTICE_VERSION = "2026-11b"
 MAX_NAME_LENGTH = 40
@@ -104,6 +121,37 @@ class JoinResult:
     team: TeamInfo | None = None
     membership_id: int | None = None
     study_id: str | None = None
+    invite_status: InviteStatus = InviteStatus.OK  # why, for INVITE_INVALID
+
+
+@dataclass(frozen=True)
+class ParticipantAdmission:
+    """Redeeming a participant invite: one team, no staff, module 1 opened on joining."""
+
+    role: InviteRole = InviteRole.PARTICIPANT
+    consent_version: str = PRIVACY_NOTICE_VERSION
+
+    async def refusal(
+        self, session: AsyncSession, invite: Invite, person: Person | None
+    ) -> str | None:
+        if person is None:
+            return None
+        membership = await participant_membership(session, person.id)
+        if membership is None:
+            return None
+        return JoinStatus.ALREADY_MEMBER if membership.team_id == invite.team_id \
+            else JoinStatus.OTHER_TEAM
+
+    async def admit(
+        self, session: AsyncSession, invite: Invite, person: Person, now: datetime
+    ) -> Granted:
+        team = await session.get(Team, invite.team_id)
+        assert team is not None
+        membership = await queries.add_membership(session, person, team)
+        membership.joined_at = now
+        await open_module(session, membership.id, 1, now)
+        return Granted(membership.study_id, {"team_id": team.id, "role": str(Role.PARTICIPANT)},
+                       membership.id)
 
 
 async def join_team(
@@ -117,33 +165,22 @@ async def join_team(
     now: datetime,
 ) -> JoinResult:
     """Consent given and 18+ confirmed: store the person, their consent and membership."""
-    check = await check_invite(session, code, now)
-    if not check.ok or check.invite is None or check.invite.team_id is None:
-        return JoinResult(JoinStatus.INVITE_INVALID)
-    invite = check.invite
-    if invite.role is not InviteRole.PARTICIPANT:
-        return JoinResult(JoinStatus.STAFF_INVITE)
-    team_info = await _team_info(session, invite.team_id)
-    existing, person = await _existing_membership_status(
-        session, telegram_user_id, team_info.team_id
+    redemption = await redeem_invite(
+        session, code, ParticipantAdmission(),
+        Newcomer(telegram_user_id, chat_id, locale, telegram_language_code, chose_locale=True),
+        now,
     )
-    if existing is not None:
-        return JoinResult(existing, team_info)
-    if person is None:
-        person = Person(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
-        session.add(person)
-    person.chat_id = chat_id
-    person.locale = locale
-    person.telegram_language_code = telegram_language_code
-    await session.flush()
-    session.add(Consent(person_id=person.id, version=PRIVACY_NOTICE_VERSION, given=True, at=now))
-    team = await session.get(Team, team_info.team_id)
-    assert team is not None
-    membership = await queries.add_membership(session, person, team)
-    membership.joined_at = now
-    invite.uses += 1
-    await open_module(session, membership.id, 1, now)
-    return JoinResult(JoinStatus.JOINED, team_info, membership.id, membership.study_id)
+    invite = redemption.invite
+    if redemption.refusal == WRONG_ROLE:
+        return JoinResult(JoinStatus.STAFF_INVITE)
+    if invite is None or invite.team_id is None or redemption.status is not InviteStatus.OK:
+        return JoinResult(JoinStatus.INVITE_INVALID, invite_status=redemption.status)
+    team_info = await _team_info(session, invite.team_id)
+    if redemption.refusal is not None:
+        return JoinResult(JoinStatus(redemption.refusal), team_info)
+    assert redemption.granted is not None
+    return JoinResult(JoinStatus.JOINED, team_info, redemption.granted.made_id,
+                      redemption.granted.subject)
 
 
 def clean_name(raw: str) -> str | None:

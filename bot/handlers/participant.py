@@ -165,7 +165,7 @@ async def _join(update: Update, context: BotContext, actor: Actor, tr: Tr, code:
         case onboarding.JoinStatus.STAFF_INVITE:
             screen = onboarding.staff_invite_screen(tr)
         case _:
-            screen = onboarding.invite_problem_screen(tr, InviteStatus.UNKNOWN)
+            screen = onboarding.invite_problem_screen(tr, result.invite_status)
     await render.replace(update, screen)
 
 
