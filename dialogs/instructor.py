@@ -315,9 +315,12 @@ async def team_webinars(
 
 
 async def webinar_for_instructor(
-    session: AsyncSession, *, person_id: int, webinar_id: int
+    session: AsyncSession, *, person_id: int, webinar_id: int, lock: bool = False
 ) -> WebinarInfo:
-    webinar = await session.get(WebinarSession, webinar_id)
+    """The webinar, if this person instructs its team. ``lock``: hold its row until commit, so
+    two instructors changing it at once take turns (PostgreSQL; SQLite writes one at a time)."""
+    webinar = await session.get(WebinarSession, webinar_id, with_for_update=lock,
+                                populate_existing=lock)
     if webinar is None:
         raise Refusal(RefusalReason.NOT_FOUND)
     await require_instructor(session, person_id, webinar.team_id)
@@ -353,7 +356,8 @@ async def move_webinar(
 ) -> WebinarInfo:
     """Move (or reinstate at a new time) one webinar; reminders follow, participants are told
     once. Moving to the time it already has changes nothing (a double tap)."""
-    info = await webinar_for_instructor(session, person_id=person_id, webinar_id=webinar_id)
+    info = await webinar_for_instructor(session, person_id=person_id, webinar_id=webinar_id,
+                                        lock=True)
     if info.started(now):
         raise Refusal(RefusalReason.TOO_LATE)
     if check_new_start(new_start, now) is not None:
@@ -373,7 +377,8 @@ async def move_webinar(
 async def cancel_webinar(
     session: AsyncSession, *, person_id: int, webinar_id: int, now: datetime
 ) -> WebinarInfo:
-    info = await webinar_for_instructor(session, person_id=person_id, webinar_id=webinar_id)
+    info = await webinar_for_instructor(session, person_id=person_id, webinar_id=webinar_id,
+                                        lock=True)
     if info.started(now):
         raise Refusal(RefusalReason.TOO_LATE)
     if info.cancelled:
