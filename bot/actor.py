@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
+from bot import turn
 from bot.context import Actor, BotContext
 from dialogs.delivery import events
 from locales.i18n import negotiate_locale
@@ -67,7 +68,7 @@ async def load_actor(update: Update, context: BotContext) -> None:
         team_language=record.team_language,
         default=services.settings.default_locale,
     )
-    context.actor = Actor(
+    context.actor = acting = Actor(
         telegram_user_id=user.id,
         chat_id=chat.id if chat is not None else user.id,
         person_id=record.person_id,
@@ -77,3 +78,6 @@ async def load_actor(update: Update, context: BotContext) -> None:
         instructor_team_ids=record.instructor_team_ids,
         coordinator_municipality_ids=record.coordinator_municipality_ids,
     )
+    current = turn.current()
+    if current is not None:
+        current.actor = acting  # for the error handler, whose context is a fresh one

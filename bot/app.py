@@ -16,7 +16,6 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationHandlerStop,
     BaseHandler,
@@ -43,9 +42,12 @@ from bot.handlers import (
     questionnaire,
     robustness,
 )
+from bot.replies import ReplyLimiter
 from bot.retention import RetentionService
 from bot.settings import Settings
-from bot.updates import ChatOrderedUpdateProcessor
+from bot.timing import Timing
+from bot.turn import current as current_turn
+from bot.updates import ChatOrderedUpdateProcessor, FloodGuard
 from dialogs import action_plan, course, language, onboarding, settings
 from dialogs import instructor as instructor_dialogs
 from dialogs import instructor_broadcast as broadcast_dialogs
@@ -55,6 +57,7 @@ from dialogs.questionnaires import screens as questionnaire_screens
 from locales.i18n import Catalogs
 from storage.clock import Clock, SystemClock
 from storage.engine import create_engine, create_sessionmaker
+from storage.retry import retrying
 
 
 class Group(enum.IntEnum):
@@ -71,11 +74,27 @@ Callback = Callable[[Update, BotContext], Awaitable[None]]
 
 
 def final(callback: Callback) -> Callback:
-    """Handled here: no later group (the dialogs' fallbacks) answers this update again."""
+    """Handled here: no later group (the dialogs' fallbacks) answers this update again. (A
+    handler that fails stops the update too: the error handler ends it.)"""
 
     async def handle(update: Update, context: BotContext) -> None:
         await callback(update, context)
         raise ApplicationHandlerStop
+
+    handle.__name__ = callback.__name__
+    handle.__doc__ = callback.__doc__
+    return handle
+
+
+def repeatable(callback: Callback) -> Callback:
+    """Run again after a transient database error (storage/retry.py), but only while nothing
+    has reached the person: a repeat must never show them anything twice."""
+
+    async def handle(update: Update, context: BotContext) -> None:
+        turn = current_turn()
+        await retrying(lambda: callback(update, context),
+                       may_retry=lambda: turn is not None and turn.may_repeat,
+                       what=callback.__name__)
 
     handle.__name__ = callback.__name__
     handle.__doc__ = callback.__doc__
@@ -206,9 +225,12 @@ def build_runtime(
     clock: Clock | None = None,
     delivery_config: DeliveryConfig | None = None,
     scheduled: bool = True,
+    timing: Timing | None = None,
 ) -> Runtime:
     """Wire one process. ``scheduled=False`` leaves the outbox and retention jobs to the
-    caller (tests drive ``runtime.delivery.run_once()`` on a frozen clock)."""
+    caller (tests drive ``runtime.delivery.run_once()`` on a frozen clock); ``timing`` is the
+    clock the flood guard and the replies' 429 waits run on (real time unless a sandbox)."""
+    timing = timing or Timing()
     engine = create_engine(database_url)
     services = Services(
         settings=settings,
@@ -238,7 +260,8 @@ def build_runtime(
         await outbox_bot.shutdown()
         await engine.dispose()
 
-    processor = ChatOrderedUpdateProcessor()
+    processor = ChatOrderedUpdateProcessor(flood=FloodGuard(
+        settings.flood_max_updates, settings.flood_window_seconds, timing))
     application = (
         Application.builder()
         .token(endpoint.token)
@@ -247,13 +270,14 @@ def build_runtime(
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .concurrent_updates(processor)
         # Replies wait here only when Telegram says 429; bulk sending has its own pacing.
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        .rate_limiter(ReplyLimiter(max_wait=settings.reply_max_wait_seconds, timing=timing))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data.services = services
     for group, handler in handler_table():
+        handler.callback = repeatable(handler.callback)
         application.add_handler(handler, group=group)
     application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
     return Runtime(services, engine, application, processor, delivery, retention, outbox_bot)

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Participants' data is erased this long after their team's follow-up has closed.
     retention_days: int = Field(default=365, ge=30)
+    # Fairness (bot/updates.py, bot/replies.py): a person sending more than this many updates
+    # within the window gets one calm note and the rest are dropped; a reply that meets
+    # Telegram's flood control waits at most this long before it is given up.
+    flood_max_updates: int = Field(default=20, ge=1)
+    flood_window_seconds: float = Field(default=10.0, gt=0)
+    reply_max_wait_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -331,7 +331,8 @@ async def _tick_done_button(message: object, tr: Tr, module_no: int) -> None:
         ]
         for row in markup.inline_keyboard
     ]
-    await message.edit_reply_markup(InlineKeyboardMarkup(rows))  # type: ignore[attr-defined]
+    await render.edited(message.edit_reply_markup(  # type: ignore[attr-defined]
+        InlineKeyboardMarkup(rows)))
 
 
 # -- /progress -------------------------------------------------------------------------------
