@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
+from telegram.constants import ChatType
 
 from bot import turn
 from bot.context import Actor, BotContext
@@ -58,7 +59,7 @@ async def load_actor(update: Update, context: BotContext) -> None:
     services = context.services
     async with services.sessions() as session:
         record = await load_actor_record(session, user.id)
-    if record.unreachable and record.person_id is not None:
+    if record.unreachable and record.person_id is not None and _writes(update):
         # They blocked the bot once and are writing again: deliver to them again.
         async with services.sessions.begin() as session:
             await events.person_returned(session, record.person_id, services.clock.now())
@@ -81,3 +82,11 @@ async def load_actor(update: Update, context: BotContext) -> None:
     current = turn.current()
     if current is not None:
         current.actor = acting  # for the error handler, whose context is a fresh one
+
+
+def _writes(update: Update) -> bool:
+    """The person did something in their chat with the bot (not Telegram telling us about the
+    chat, and not in a group)."""
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE and (
+        update.message is not None or update.callback_query is not None)

@@ -20,6 +20,7 @@ from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -64,6 +65,7 @@ class Group(enum.IntEnum):
     """Handler groups, in the order PTB runs them; in each, the first matching handler runs."""
 
     LOAD_ACTOR = -10  # the acting person, their roles and locale, from storage
+    CHAT_MEMBER = -7  # Telegram: a person blocked or unblocked the bot in their private chat
     GUARD = -5  # groups, channels, edits, media, unknown commands: answered and stopped here
     INSTRUCTOR = -3  # staff commands, buttons and the typed answers they wait for
     PRIVACY = -1  # data rights come before any dialog
@@ -112,6 +114,8 @@ def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg
     typed_text = private & filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
     return [
         (Group.LOAD_ACTOR, TypeHandler(Update, actor.load_actor)),
+        (Group.CHAT_MEMBER, ChatMemberHandler(
+            delivery_handlers.chat_member_changed, ChatMemberHandler.MY_CHAT_MEMBER)),
         (Group.GUARD, TypeHandler(Update, robustness.guard)),
         # -- instructors
         (Group.INSTRUCTOR, CommandHandler(

@@ -307,7 +307,8 @@ class Dispatcher:
                     report.retried += 1
                 case Abandoned(reason):
                     await outbox.finish(session, item.row_id, OutboxStatus.CANCELLED,
-                                        worker=self.worker, error=f"unreachable: {reason}")
+                                        worker=self.worker,
+                                        error=f"{outbox.UNREACHABLE}: {reason}")
                     report.cancelled += 1
                 case Unreachable(reason):
                     await outbox.finish(session, item.row_id, OutboxStatus.FAILED,

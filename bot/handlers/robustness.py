@@ -5,7 +5,9 @@ updates the dialogs must never see (``ApplicationHandlerStop``):
 
 * a person flooding the bot (``bot.updates.FloodGuard``): one calm note, once per flood;
 * groups and supergroups: one kind note in the sender's language, then the bot leaves — the
-  course is private, and a group would show one person's answers to others;
+  course is private, and a group would show one person's answers to others. It leaves once:
+  being added sends both a ``my_chat_member`` update and a service message about it, and only
+  the first makes it leave (a second ``leaveChat`` is refused by Telegram);
 * channels: the bot leaves without a word; inline queries: an empty answer;
 * edited messages: a note that edits are not read, once per message. They stop here because
   PTB's ``CommandHandler`` also matches edited messages, so an edit into ``/delete`` would
@@ -113,8 +115,18 @@ async def _group(update: Update, context: BotContext) -> None:
         # Not allowed to write here? Leaving is what matters.
         with contextlib.suppress(TelegramError):
             await render.send(update, group_screen(_tr(context, update)))
-    if update.my_chat_member is None or joined:
+    if joined or (update.my_chat_member is None and not _about_me(message, context.bot.id)):
         await _leave(context, chat.id, "group")
+
+
+def _about_me(message: Message | None, bot_id: int) -> bool:
+    """A service message about the bot joining or leaving: Telegram also sends a
+    ``my_chat_member`` update for that, which is where the bot leaves (once)."""
+    if message is None:
+        return False
+    joined = any(member.id == bot_id for member in message.new_chat_members)
+    left = message.left_chat_member is not None and message.left_chat_member.id == bot_id
+    return joined or left
 
 
 async def _edited(update: Update, context: BotContext, message: Message) -> None:

@@ -21,6 +21,9 @@ from storage.models import OutboxMessage, OutboxStatus, Person
 
 # Telegram's error description is all we keep; cap it so nothing else can ride along.
 MAX_ERROR_CHARS = 200
+# How the reason of a row cancelled because its person could not be reached begins: it waits
+# again when the person is back (dialogs.delivery.events.person_returned).
+UNREACHABLE = "unreachable"
 
 Outbox = OutboxMessage
 
@@ -209,7 +212,7 @@ async def mark_unreachable(
         .values(unreachable_at=now)
         .execution_options(synchronize_session=False)
     )
-    return await cancel_pending(session, person_id=person_id, reason=f"unreachable: {reason}")
+    return await cancel_pending(session, person_id=person_id, reason=f"{UNREACHABLE}: {reason}")
 
 
 async def paced_sent_since(
