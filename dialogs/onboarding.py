@@ -3,6 +3,11 @@
 Nothing about a person is stored before they consent: until then every step is carried by the
 buttons themselves (language and invite code in the callback data), and a "no" leaves no trace.
 Consent, membership and study ID are then stored together in one transaction.
+
+Because nothing is stored, the steps that matter prove themselves: "Yes, I agree" is signed
+by the privacy notice that showed it, and "I am 18 or older" by the screen that followed a
+"yes" (``dialogs.signing``), for this person, this invite and this language, for a day. A
+forged later button cannot skip consent.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from __future__ import annotations
 import enum
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs import signing
 from dialogs.callbacks import callback
 from dialogs.course import open_module, participant_membership
 from dialogs.invites import (
@@ -43,6 +49,7 @@ from storage.models import (
 
 PRIVACY_NOTICE_VERSION = "2026-11b"
 MAX_NAME_LENGTH = 40
+STEP_VALID_FOR = timedelta(days=1)
 
 # Callback actions (all carry the language; steps before consent also carry the code).
 LANGUAGE = "ol"
@@ -53,6 +60,45 @@ ADULT_YES = "o18"
 ADULT_NO = "ou"
 NAME_KEEP = "onk"
 NAME_WRITE = "onw"
+
+
+# -- steps that prove themselves -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proof:
+    """That the server showed the button of ``step`` to this person, for this invite."""
+
+    issued: int
+    mac: str
+
+    @property
+    def args(self) -> tuple[int, str]:
+        return self.issued, self.mac
+
+
+def _proof_parts(step: str, telegram_user_id: int, code: str, locale: str) -> tuple[object, ...]:
+    return ("onboarding", step, telegram_user_id, code, locale)
+
+
+def prove(
+    secret: bytes, step: str, telegram_user_id: int, code: str, locale: str, now: datetime
+) -> Proof:
+    return Proof(*signing.sign(secret, _proof_parts(step, telegram_user_id, code, locale), now))
+
+
+def proven(
+    secret: bytes, step: str, telegram_user_id: int, code: str, locale: str,
+    args: tuple[str, ...], now: datetime,
+) -> bool:
+    """``args`` (issued, mac) prove that ``step``'s button was shown to this person lately."""
+    try:
+        issued_text, mac = args
+        issued = int(issued_text)
+    except ValueError:
+        return False
+    return signing.verify(secret, _proof_parts(step, telegram_user_id, code, locale), issued,
+                          mac, now, STEP_VALID_FOR)
 
 
 # -- use-cases -------------------------------------------------------------------------------
@@ -266,7 +312,7 @@ def about_screen(tr: Tr, code: str) -> Screen:
     return Screen.of(text, [Button(tr._("Continue ›"), callback(ABOUT, tr.locale, code))])
 
 
-def privacy_screen(tr: Tr, team: TeamInfo, code: str) -> Screen:
+def privacy_screen(tr: Tr, team: TeamInfo, code: str, consent: Proof) -> Screen:
     text = "\n\n".join((
         tr._("<b>Your data</b>"),
         tr._(
@@ -284,19 +330,27 @@ def privacy_screen(tr: Tr, team: TeamInfo, code: str) -> Screen:
     ))
     return Screen.of(
         text,
-        [Button(tr._("Yes, I agree"), callback(CONSENT_YES, tr.locale, code))],
+        [Button(tr._("Yes, I agree"), callback(CONSENT_YES, tr.locale, code, *consent.args))],
         [Button(tr._("No, thank you"), callback(CONSENT_NO, tr.locale))],
     )
 
 
-def adult_screen(tr: Tr, code: str) -> Screen:
+def adult_screen(tr: Tr, code: str, adult: Proof) -> Screen:
     return Screen.of(
         tr._("The course is for adults. Are you 18 or older?"),
         [
-            Button(tr._("Yes, I am 18 or older"), callback(ADULT_YES, tr.locale, code)),
+            Button(tr._("Yes, I am 18 or older"),
+                   callback(ADULT_YES, tr.locale, code, *adult.args)),
             Button(tr._("No"), callback(ADULT_NO, tr.locale)),
         ],
     )
+
+
+def step_expired_screen(tr: Tr) -> Screen:
+    return Screen.of("\n\n".join((
+        tr._("This button is too old, or it is not from your own invite."),
+        tr._("Please open your invite link again. I have not saved anything about you."),
+    )))
 
 
 def refused_screen(tr: Tr) -> Screen:

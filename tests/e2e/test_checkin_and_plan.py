@@ -190,3 +190,33 @@ async def test_the_safety_message_shows_once_for_the_lowest_answer_only(
     async with sandbox.services.sessions() as session:
         shown = list(await session.scalars(select(QuestionnaireResponse.safety_shown_at)))
     assert sum(1 for s in shown if s is not None) == 1
+
+
+async def test_a_forged_start_button_opens_no_questionnaire_that_is_not_open(
+    sandbox: Sandbox, clock: FrozenClock
+) -> None:
+    created = await make_team(sandbox)
+    await join(sandbox, KIM, created.participant_invite.code, language="en")
+    await time_passes(sandbox, clock)  # the baseline prompt goes out on joining
+    baseline = prompt(sandbox, KIM, "Before the course starts")
+    # Occasions nobody opened for Kim: later, made up, or before their webinar.
+    for occasion in ("followup", "post", "checkin-999", "checkin-1"):
+        await sandbox.handled(sandbox.api.press_forged(
+            KIM, baseline.message_id, f"v1:q:start:{occasion}"))
+        answer = sandbox.api.callback_answers[-1].answer or {}
+        assert "not open for you" in (answer.get("text") or "")
+    async with sandbox.services.sessions() as session:
+        assert list(await session.scalars(select(QuestionnaireResponse.occasion))) == []
+
+    # The prompt that was sent opens its questionnaire.
+    await sandbox.press(KIM, "Start", message_id=baseline.message_id)
+    current_item(sandbox, KIM)
+    # After webinar 1 the check-in is due: its Start opens it even before the prompt is out
+    # (it may be waiting for quiet hours to end).
+    clock.set(AFTER_WEBINAR_1)
+    await sandbox.handled(sandbox.api.press_forged(
+        KIM, baseline.message_id, "v1:q:start:checkin-1"))
+    current_item(sandbox, KIM)
+    async with sandbox.services.sessions() as session:
+        assert sorted(await session.scalars(select(QuestionnaireResponse.occasion))) == [
+            "baseline", "checkin-1"]
