@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialogs.retention import DEFAULT_RETENTION, erase_expired
 from storage.clock import Clock
+from storage.retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ class RetentionService:
 
     async def run_once(self) -> int:
         """Erase what has expired now; returns how many people were erased (tests call this)."""
+        return await retrying(self._erase, what="retention")
+
+    async def _erase(self) -> int:
         async with self.sessions.begin() as session:
             return await erase_expired(session, self.clock.now(), self.retention)
 

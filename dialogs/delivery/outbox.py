@@ -152,6 +152,21 @@ async def release(
     await _update_claimed(session, row_id, worker, values, error=error, attempted=attempted)
 
 
+async def release_all(session: AsyncSession, row_ids: Sequence[int], *, worker: str) -> int:
+    """Put back every row of a batch this worker still holds (nothing of it was sent), due as
+    they were: the next tick takes them."""
+    if not row_ids:
+        return 0
+    result = await session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_(list(row_ids)), Outbox.status == OutboxStatus.CLAIMED,
+               Outbox.claimed_by == worker)
+        .values(status=OutboxStatus.PENDING, claimed_until=None, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def finish(
     session: AsyncSession,
     row_id: int,
