@@ -10,11 +10,10 @@ and then wrote unconditionally would do it twice here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -24,25 +23,12 @@ from dialogs.instructor import InstructorAdmission
 from dialogs.invites import Newcomer, create_invite, redeem_invite
 from dialogs.onboarding import ParticipantAdmission
 from storage import queries
-from storage.engine import Sessions, create_engine, create_sessionmaker
+from storage.engine import Sessions
 from storage.models import AuditLog, InviteRole, OutboxMessage
 
 T = TypeVar("T")
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(db_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> Sessions:
-    return create_sessionmaker(engine)
 
 
 async def overlapping(

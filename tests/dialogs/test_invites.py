@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -21,7 +20,7 @@ from dialogs.invites import (
 )
 from dialogs.onboarding import ParticipantAdmission
 from storage import queries
-from storage.engine import Sessions, create_engine, create_sessionmaker
+from storage.engine import Sessions
 from storage.models import (
     AuditLog,
     Consent,
@@ -36,14 +35,6 @@ from storage.models import (
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(db_url)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _team(sessions: Sessions) -> Team:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,14 +19,6 @@ from tests.storage.helpers import make_team
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(db_url)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _invites(sessions: Sessions, count: int) -> list[int]:
