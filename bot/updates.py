@@ -89,7 +89,6 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         self, max_concurrent_updates: int = 16, *, flood: FloodGuard | None = None
     ) -> None:
         super().__init__(_WAITING_AT_MOST)
-        self.slots = max_concurrent_updates
         self._slots = asyncio.Semaphore(max_concurrent_updates)
         self._flood = flood
         self._chat_locks: dict[int, asyncio.Lock] = {}
