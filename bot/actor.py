@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
+from telegram.constants import ChatType
 
+from bot import turn
 from bot.context import Actor, BotContext
 from dialogs.delivery import events
 from locales.i18n import negotiate_locale
@@ -57,7 +59,7 @@ async def load_actor(update: Update, context: BotContext) -> None:
     services = context.services
     async with services.sessions() as session:
         record = await load_actor_record(session, user.id)
-    if record.unreachable and record.person_id is not None:
+    if record.unreachable and record.person_id is not None and _writes(update):
         # They blocked the bot once and are writing again: deliver to them again.
         async with services.sessions.begin() as session:
             await events.person_returned(session, record.person_id, services.clock.now())
@@ -67,7 +69,7 @@ async def load_actor(update: Update, context: BotContext) -> None:
         team_language=record.team_language,
         default=services.settings.default_locale,
     )
-    context.actor = Actor(
+    context.actor = acting = Actor(
         telegram_user_id=user.id,
         chat_id=chat.id if chat is not None else user.id,
         person_id=record.person_id,
@@ -77,3 +79,14 @@ async def load_actor(update: Update, context: BotContext) -> None:
         instructor_team_ids=record.instructor_team_ids,
         coordinator_municipality_ids=record.coordinator_municipality_ids,
     )
+    current = turn.current()
+    if current is not None:
+        current.actor = acting  # for the error handler, whose context is a fresh one
+
+
+def _writes(update: Update) -> bool:
+    """The person did something in their chat with the bot (not Telegram telling us about the
+    chat, and not in a group)."""
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE and (
+        update.message is not None or update.callback_query is not None)

@@ -16,11 +16,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -43,9 +43,12 @@ from bot.handlers import (
     questionnaire,
     robustness,
 )
+from bot.replies import ReplyLimiter
 from bot.retention import RetentionService
 from bot.settings import Settings
-from bot.updates import ChatOrderedUpdateProcessor
+from bot.timing import Timing
+from bot.turn import current as current_turn
+from bot.updates import ChatOrderedUpdateProcessor, FloodGuard
 from dialogs import (
     action_plan,
     coordinator_chat,
@@ -65,12 +68,14 @@ from dialogs.questionnaires import screens as questionnaire_screens
 from locales.i18n import Catalogs
 from storage.clock import Clock, SystemClock
 from storage.engine import create_engine, create_sessionmaker
+from storage.retry import retrying
 
 
 class Group(enum.IntEnum):
     """Handler groups, in the order PTB runs them; in each, the first matching handler runs."""
 
     LOAD_ACTOR = -10  # the acting person, their roles and locale, from storage
+    CHAT_MEMBER = -7  # Telegram: a person blocked or unblocked the bot in their private chat
     GUARD = -5  # groups, channels, edits, media, unknown commands: answered and stopped here
     INSTRUCTOR = -3  # staff commands, buttons and the typed answers they wait for
     PRIVACY = -1  # data rights come before any dialog
@@ -81,11 +86,27 @@ Callback = Callable[[Update, BotContext], Awaitable[None]]
 
 
 def final(callback: Callback) -> Callback:
-    """Handled here: no later group (the dialogs' fallbacks) answers this update again."""
+    """Handled here: no later group (the dialogs' fallbacks) answers this update again. (A
+    handler that fails stops the update too: the error handler ends it.)"""
 
     async def handle(update: Update, context: BotContext) -> None:
         await callback(update, context)
         raise ApplicationHandlerStop
+
+    handle.__name__ = callback.__name__
+    handle.__doc__ = callback.__doc__
+    return handle
+
+
+def repeatable(callback: Callback) -> Callback:
+    """Run again after a transient database error (storage/retry.py), but only while nothing
+    has reached the person: a repeat must never show them anything twice."""
+
+    async def handle(update: Update, context: BotContext) -> None:
+        turn = current_turn()
+        await retrying(lambda: callback(update, context),
+                       may_retry=lambda: turn is not None and turn.may_repeat,
+                       what=callback.__name__)
 
     handle.__name__ = callback.__name__
     handle.__doc__ = callback.__doc__
@@ -98,6 +119,8 @@ def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg
     typed_text = private & filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
     return [
         (Group.LOAD_ACTOR, TypeHandler(Update, actor.load_actor)),
+        (Group.CHAT_MEMBER, ChatMemberHandler(
+            delivery_handlers.chat_member_changed, ChatMemberHandler.MY_CHAT_MEMBER)),
         (Group.GUARD, TypeHandler(Update, robustness.guard)),
         # -- instructors
         (Group.INSTRUCTOR, CommandHandler(
@@ -210,9 +233,12 @@ def build_runtime(
     clock: Clock | None = None,
     delivery_config: DeliveryConfig | None = None,
     scheduled: bool = True,
+    timing: Timing | None = None,
 ) -> Runtime:
     """Wire one process. ``scheduled=False`` leaves the outbox and retention jobs to the
-    caller (tests drive ``runtime.delivery.run_once()`` on a frozen clock)."""
+    caller (tests drive ``runtime.delivery.run_once()`` on a frozen clock); ``timing`` is the
+    clock the flood guard and the replies' 429 waits run on (real time unless a sandbox)."""
+    timing = timing or Timing()
     engine = create_engine(database_url)
     services = Services(
         settings=settings,
@@ -243,7 +269,8 @@ def build_runtime(
         await outbox_bot.shutdown()
         await engine.dispose()
 
-    processor = ChatOrderedUpdateProcessor()
+    processor = ChatOrderedUpdateProcessor(flood=FloodGuard(
+        settings.flood_max_updates, settings.flood_window_seconds, timing))
     application = (
         Application.builder()
         .token(endpoint.token)
@@ -252,13 +279,14 @@ def build_runtime(
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .concurrent_updates(processor)
         # Replies wait here only when Telegram says 429; bulk sending has its own pacing.
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        .rate_limiter(ReplyLimiter(max_wait=settings.reply_max_wait_seconds, timing=timing))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data.services = services
     for group, handler in handler_table():
+        handler.callback = repeatable(handler.callback)
         application.add_handler(handler, group=group)
     application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
     return Runtime(services, engine, application, processor, delivery, retention, outbox_bot)

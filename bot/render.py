@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from dialogs.screen import Screen
+
+T = TypeVar("T")
 
 
 def markup(screen: Screen) -> InlineKeyboardMarkup | None:
@@ -53,11 +58,21 @@ async def replace(update: Update, screen: Screen) -> None:
     if query is None or query.message is None or not hasattr(query.message, "edit_text"):
         await send(update, screen)
         return
+    await edited(query.message.edit_text(  # type: ignore[union-attr]
+        screen.text, parse_mode=ParseMode.HTML, reply_markup=markup(screen)
+    ))
+
+
+async def edited(edit: Awaitable[T]) -> T | None:
+    """Every edit goes through here: showing what is already shown is done, not an error.
+
+    A double tap, or two taps handled by two workers, edits a message into the state it is
+    already in; Telegram answers "message is not modified", and the person sees the right
+    thing either way.
+    """
     try:
-        await query.message.edit_text(  # type: ignore[union-attr]
-            screen.text, parse_mode=ParseMode.HTML, reply_markup=markup(screen)
-        )
+        return await edit
     except BadRequest as exc:
-        # A double-tap shows the same screen twice; Telegram calls that an error, we don't.
         if "message is not modified" not in exc.message.lower():
             raise
+        return None

@@ -14,9 +14,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialogs.privacy import erased_tables
-from dialogs.retention import DEFAULT_RETENTION, erase_expired
+from dialogs.retention import DEFAULT_RETENTION, RetentionRun, erase_expired
 from storage.clock import Clock
 from storage.engine import engine_of
+from storage.retry import retrying
 from storage.scrub import purge_erased_copies
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,15 @@ class RetentionService:
     async def run_once(self) -> int:
         """Erase what has expired now, then the copies the database keeps of it; returns how
         many people were erased entirely (tests call this)."""
-        async with self.sessions.begin() as session:
-            run = await erase_expired(session, self.clock.now(), self.retention,
-                                      throttle_secret=self.throttle_secret)
+        run = await retrying(self._erase, what="retention")
         if run.memberships_erased:
             await purge_erased_copies(engine_of(self.sessions), erased_tables())
         return run.people_erased
+
+    async def _erase(self) -> RetentionRun:
+        async with self.sessions.begin() as session:
+            return await erase_expired(session, self.clock.now(), self.retention,
+                                       throttle_secret=self.throttle_secret)
 
     async def _job(self) -> None:
         try:

@@ -6,6 +6,7 @@ same wiring as production, with only the Bot API server swapped for our own.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from bot.context import Services
 from bot.delivery.service import DeliveryService
 from bot.local_api import LocalBotApi
 from bot.settings import Settings
+from bot.timing import Timing
 from bot.updates import ChatOrderedUpdateProcessor
 from dialogs.delivery.config import DeliveryConfig
 from storage.clock import Clock
@@ -41,6 +43,15 @@ class HumanPace:
 
     def pause(self, seconds: float = HUMAN_PAUSE_SECONDS) -> None:
         self._offset += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait on this clock: the time passes at once, for the bot and the local Bot API.
+
+        Waits that overlap pass together, as they would in real time: ten replies each
+        waiting one second move the clock by one second, not ten."""
+        until = self() + seconds
+        await asyncio.sleep(0)
+        self._offset += max(0.0, until - self())
 
 
 @dataclass
@@ -103,6 +114,8 @@ async def open_sandbox(
             clock=clock,
             delivery_config=delivery_config or DeliveryConfig(send_rate_per_second=None),
             scheduled=False,
+            # Flood guard and 429 waits on the simulated people's clock, like the server's.
+            timing=Timing(pace, pace.sleep) if pace is not None else None,
         )
         application = runtime.application
         await application.initialize()

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     # Telegram sends it in X-Telegram-Bot-Api-Secret-Token with every webhook request.
     webhook_secret: SecretStr | None = None
+    # Fairness (bot/updates.py, bot/replies.py): a person sending more than this many updates
+    # within the window gets one calm note and the rest are dropped; a reply that meets
+    # Telegram's flood control waits at most this long before it is given up.
+    flood_max_updates: int = Field(default=20, ge=1)
+    flood_window_seconds: float = Field(default=10.0, gt=0)
+    reply_max_wait_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("telegram_api_url")
     @classmethod

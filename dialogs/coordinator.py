@@ -12,18 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.invites import (
     DEFAULT_STAFF_VALIDITY,
+    WRONG_ROLE,
+    Granted,
+    InviteStatus,
+    Newcomer,
     NewInvite,
-    check_invite,
     create_invite,
     create_municipality_invite,
+    redeem_invite,
     revoke_invite,
 )
 from storage import queries
 from storage.models import (
     AuditLog,
-    Consent,
     CoordinatorGrant,
     Country,
+    Invite,
     InviteRole,
     Membership,
     MembershipStatus,
@@ -138,27 +142,6 @@ class Grant:
     municipality_name: str | None = None
 
 
-async def grant_municipality(
-    session: AsyncSession, person: Person, municipality_id: int, *, now: datetime, actor: str
-) -> GrantResult:
-    """Make a person coordinator of a municipality (again), audit-logged."""
-    grant = await session.scalar(select(CoordinatorGrant).where(
-        CoordinatorGrant.person_id == person.id,
-        CoordinatorGrant.municipality_id == municipality_id,
-    ))
-    if grant is not None and grant.revoked_at is None:
-        return GrantResult.ALREADY
-    if grant is None:
-        grant = CoordinatorGrant(person_id=person.id, municipality_id=municipality_id)
-        session.add(grant)
-    grant.granted_at, grant.granted_by, grant.revoked_at = now, actor, None
-    await session.flush()
-    session.add(AuditLog(at=now, actor=actor, action="role.grant",
-                         subject=f"coordinator:{grant.id}",
-                         details={"municipality_id": municipality_id}))
-    return GrantResult.GRANTED
-
-
 async def revoke_grant(session: AsyncSession, grant_id: int, *, now: datetime, actor: str) -> None:
     grant = await session.get(CoordinatorGrant, grant_id)
     if grant is None or grant.revoked_at is not None:
@@ -185,6 +168,45 @@ async def coordinator_invites(
     return made
 
 
+@dataclass(frozen=True)
+class CoordinatorAdmission:
+    """Redeeming a coordinator invite: a grant for the invite's municipality."""
+
+    role: InviteRole = InviteRole.COORDINATOR
+    consent_version: str = STAFF_NOTICE_VERSION
+
+    async def refusal(
+        self, session: AsyncSession, invite: Invite, person: Person | None
+    ) -> str | None:
+        if person is None:
+            return None
+        grant = await _grant(session, person.id, invite.municipality_id)
+        # Nothing changes, so the single-use invite stays unused for whom it was meant.
+        return GrantResult.ALREADY if grant is not None and grant.revoked_at is None else None
+
+    async def admit(
+        self, session: AsyncSession, invite: Invite, person: Person, now: datetime
+    ) -> Granted:
+        assert invite.municipality_id is not None
+        grant = await _grant(session, person.id, invite.municipality_id)
+        if grant is None:
+            grant = CoordinatorGrant(person_id=person.id, municipality_id=invite.municipality_id)
+            session.add(grant)
+        grant.granted_at, grant.granted_by, grant.revoked_at = now, f"invite:{invite.id}", None
+        await session.flush()
+        return Granted(f"coordinator:{grant.id}", {"municipality_id": invite.municipality_id},
+                       grant.id)
+
+
+async def _grant(
+    session: AsyncSession, person_id: int, municipality_id: int | None
+) -> CoordinatorGrant | None:
+    return await session.scalar(select(CoordinatorGrant).where(
+        CoordinatorGrant.person_id == person_id,
+        CoordinatorGrant.municipality_id == municipality_id,
+    ))
+
+
 async def accept_coordinator_invite(
     session: AsyncSession,
     *,
@@ -195,23 +217,18 @@ async def accept_coordinator_invite(
     locale: str,
     now: datetime,
 ) -> Grant:
-    check = await check_invite(session, code, now)
-    invite = check.invite
-    if not check.ok or invite is None or invite.role is not InviteRole.COORDINATOR \
-            or invite.municipality_id is None:
+    redemption = await redeem_invite(
+        session, code, CoordinatorAdmission(),
+        Newcomer(telegram_user_id, chat_id, locale, display_name=display_name), now)
+    invite = redemption.invite
+    if invite is None or invite.municipality_id is None \
+            or redemption.status is not InviteStatus.OK or redemption.refusal == WRONG_ROLE:
         return Grant(GrantResult.INVITE_INVALID)
-    person = await queries.get_person_by_telegram_id(session, telegram_user_id)
-    if person is None:
-        person = Person(telegram_user_id=telegram_user_id, chat_id=chat_id, locale=locale,
-                        display_name=display_name, created_at=now)
-        session.add(person)
-        await session.flush()
-    session.add(Consent(person_id=person.id, version=STAFF_NOTICE_VERSION, given=True, at=now))
-    result = await grant_municipality(session, person, invite.municipality_id, now=now,
-                                      actor=f"invite:{invite.id}")
-    invite.uses += 1
     municipality = await session.get(Municipality, invite.municipality_id)
-    return Grant(result, municipality.name if municipality else None)
+    name = municipality.name if municipality else None
+    if redemption.refusal == GrantResult.ALREADY:
+        return Grant(GrantResult.ALREADY, name)
+    return Grant(GrantResult.GRANTED, name)
 
 
 async def list_grants(session: AsyncSession) -> list[tuple[CoordinatorGrant, Person, str]]:

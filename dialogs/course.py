@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.callbacks import INT, Action, callback
@@ -141,18 +142,29 @@ async def open_module(
     session: AsyncSession, membership_id: int, module_no: int, now: datetime
 ) -> bool:
     """Record that a module's message went out; False if it was open already."""
-    record = await session.scalar(select(ModuleProgress).where(
-        ModuleProgress.membership_id == membership_id, ModuleProgress.module_no == module_no
-    ))
-    if record is None:
-        session.add(ModuleProgress(membership_id=membership_id, module_no=module_no,
-                                   opened_at=now))
-        await session.flush()
-        return True
-    if record.opened_at is None:
-        record.opened_at = now
-        return True
-    return False
+    await _progress_row(session, membership_id, module_no)
+    opened = await session.scalar(
+        update(ModuleProgress)
+        .where(ModuleProgress.membership_id == membership_id,
+               ModuleProgress.module_no == module_no, ModuleProgress.opened_at.is_(None))
+        .values(opened_at=now)
+        .returning(ModuleProgress.id)
+        .execution_options(synchronize_session=False)
+    )
+    return opened is not None
+
+
+async def _progress_row(session: AsyncSession, membership_id: int, module_no: int) -> None:
+    """Make sure the (membership, module) row exists. The person pressing "done" and the
+    outbox recording the module's opening may both create it at the same moment: the insert
+    does nothing when the row is there, so neither fails."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(ModuleProgress)
+        .values(membership_id=membership_id, module_no=module_no)
+        .on_conflict_do_nothing(index_elements=["membership_id", "module_no"])
+    )
 
 
 class PrepResult(enum.StrEnum):
@@ -175,14 +187,17 @@ async def mark_prepared(
         return PrepResult.LOCKED
     if row.status is ModuleStatus.DONE:
         return PrepResult.ALREADY
-    record = await session.scalar(select(ModuleProgress).where(
-        ModuleProgress.membership_id == membership.id, ModuleProgress.module_no == module_no
-    ))
-    if record is None:
-        record = ModuleProgress(membership_id=membership.id, module_no=module_no, opened_at=now)
-        session.add(record)
-    record.done_at = now
-    return PrepResult.MARKED
+    await _progress_row(session, membership.id, module_no)
+    # One conditional statement: of two taps at the same moment, exactly one marks it.
+    marked = await session.scalar(
+        update(ModuleProgress)
+        .where(ModuleProgress.membership_id == membership.id,
+               ModuleProgress.module_no == module_no, ModuleProgress.done_at.is_(None))
+        .values(done_at=now, opened_at=func.coalesce(ModuleProgress.opened_at, now))
+        .returning(ModuleProgress.id)
+        .execution_options(synchronize_session=False)
+    )
+    return PrepResult.MARKED if marked is not None else PrepResult.ALREADY
 
 
 # -- screens ---------------------------------------------------------------------------------

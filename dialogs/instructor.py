@@ -22,7 +22,14 @@ from dialogs.coordinator import STAFF_NOTICE_VERSION
 from dialogs.delivery import events
 from dialogs.delivery.kinds import Kind
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
-from dialogs.invites import check_invite
+from dialogs.invites import (
+    WRONG_ROLE,
+    Granted,
+    InviteStatus,
+    Newcomer,
+    check_invite,
+    redeem_invite,
+)
 from dialogs.names import told_apart
 from dialogs.occasion import CHECKIN
 from dialogs.onboarding import NAME_KEEP, NAME_WRITE, TeamInfo, clean_name
@@ -32,7 +39,7 @@ from storage import queries
 from storage.models import (
     Attendance,
     AuditLog,
-    Consent,
+    Invite,
     InviteRole,
     Membership,
     MembershipStatus,
@@ -110,6 +117,50 @@ async def instructor_invitation(session: AsyncSession, code: str, now: datetime)
     return await _team_info(session, invite.team_id)
 
 
+@dataclass(frozen=True)
+class InstructorAdmission:
+    """Redeeming an instructor invite: not for a participant of the same team."""
+
+    role: InviteRole = InviteRole.INSTRUCTOR
+    consent_version: str = STAFF_NOTICE_VERSION
+
+    async def refusal(
+        self, session: AsyncSession, invite: Invite, person: Person | None
+    ) -> str | None:
+        if person is None:
+            return None
+        roles = {m.role for m in await _memberships(session, person.id, invite.team_id)
+                 if m.status == MembershipStatus.ACTIVE}
+        if Role.PARTICIPANT in roles:
+            return JoinStatus.PARTICIPANT_HERE
+        if Role.INSTRUCTOR in roles:
+            # Nothing changes, so the single-use invite stays unused for whom it was meant.
+            return JoinStatus.ALREADY
+        return None
+
+    async def admit(
+        self, session: AsyncSession, invite: Invite, person: Person, now: datetime
+    ) -> Granted:
+        membership = next((m for m in await _memberships(session, person.id, invite.team_id)
+                           if m.role == Role.INSTRUCTOR), None)
+        if membership is None:
+            team = await session.get(Team, invite.team_id)
+            assert team is not None
+            membership = await queries.add_membership(session, person, team, Role.INSTRUCTOR,
+                                                      now=now)
+        membership.status, membership.joined_at, membership.left_at = (
+            MembershipStatus.ACTIVE, now, None)
+        return Granted(membership.study_id,
+                       {"team_id": invite.team_id, "role": str(Role.INSTRUCTOR)}, membership.id)
+
+
+async def _memberships(
+    session: AsyncSession, person_id: int, team_id: int | None
+) -> list[Membership]:
+    return list(await session.scalars(select(Membership).where(
+        Membership.person_id == person_id, Membership.team_id == team_id)))
+
+
 async def join_as_instructor(
     session: AsyncSession,
     *,
@@ -121,45 +172,22 @@ async def join_as_instructor(
     now: datetime,
 ) -> InstructorJoin:
     """The staff notice accepted: consent, instructor membership, invite used, audit row."""
-    check = await check_invite(session, code, now)
-    invite = check.invite
-    if not check.ok or invite is None or invite.role is not InviteRole.INSTRUCTOR \
-            or invite.team_id is None:
+    redemption = await redeem_invite(
+        session, code, InstructorAdmission(),
+        Newcomer(telegram_user_id, chat_id, locale, telegram_language_code), now)
+    invite = redemption.invite
+    if invite is None or invite.team_id is None or redemption.status is not InviteStatus.OK \
+            or redemption.refusal == WRONG_ROLE:
         return InstructorJoin(JoinStatus.INVITE_INVALID)
     team = await _team_info(session, invite.team_id)
-    person = await queries.get_person_by_telegram_id(session, telegram_user_id)
-    if person is None:
-        person = Person(telegram_user_id=telegram_user_id, chat_id=chat_id, locale=locale,
-                        telegram_language_code=telegram_language_code, created_at=now)
-        session.add(person)
-        await session.flush()
-    person.chat_id = chat_id
-    existing = {
-        m.role: m for m in await session.scalars(select(Membership).where(
-            Membership.person_id == person.id, Membership.team_id == team.team_id))
-    }
-    here = existing.get(Role.PARTICIPANT)
-    if here is not None and here.status == MembershipStatus.ACTIVE:
+    person = redemption.person
+    assert person is not None
+    if redemption.refusal == JoinStatus.PARTICIPANT_HERE:
         return InstructorJoin(JoinStatus.PARTICIPANT_HERE, team)
-    membership = existing.get(Role.INSTRUCTOR)
-    if membership is not None and membership.status == MembershipStatus.ACTIVE:
-        # Nothing changes, so the single-use invite stays unused for whom it was meant.
-        return InstructorJoin(JoinStatus.ALREADY, team, membership.id, membership.study_id,
-                              person.display_name)
-    session.add(Consent(person_id=person.id, version=STAFF_NOTICE_VERSION, given=True, at=now))
-    if membership is None:
-        team_row = await session.get(Team, team.team_id)
-        assert team_row is not None
-        membership = await queries.add_membership(session, person, team_row, Role.INSTRUCTOR,
-                                                  now=now)
-    membership.status, membership.joined_at, membership.left_at = MembershipStatus.ACTIVE, now, None
-    invite.uses += 1
-    session.add(AuditLog(
-        at=now, actor=f"invite:{invite.id}", action="role.grant", subject=membership.study_id,
-        details={"team_id": team.team_id, "role": str(Role.INSTRUCTOR)},
-    ))
-    return InstructorJoin(JoinStatus.JOINED, team, membership.id, membership.study_id,
-                          person.display_name)
+    membership = next(m for m in await _memberships(session, person.id, invite.team_id)
+                      if m.role == Role.INSTRUCTOR)
+    status = JoinStatus.ALREADY if redemption.refusal == JoinStatus.ALREADY else JoinStatus.JOINED
+    return InstructorJoin(status, team, membership.id, membership.study_id, person.display_name)
 
 
 # -- teams -------------------------------------------------------------------------------------
@@ -292,9 +320,12 @@ async def team_webinars(
 
 
 async def webinar_for_instructor(
-    session: AsyncSession, *, person_id: int, webinar_id: int
+    session: AsyncSession, *, person_id: int, webinar_id: int, lock: bool = False
 ) -> WebinarInfo:
-    webinar = await session.get(WebinarSession, webinar_id)
+    """The webinar, if this person instructs its team. ``lock``: hold its row until commit, so
+    two instructors changing it at once take turns (PostgreSQL; SQLite writes one at a time)."""
+    webinar = await session.get(WebinarSession, webinar_id, with_for_update=lock,
+                                populate_existing=lock)
     if webinar is None:
         raise Refusal(RefusalReason.NOT_FOUND)
     await require_instructor(session, person_id, webinar.team_id)
@@ -330,7 +361,8 @@ async def move_webinar(
 ) -> WebinarInfo:
     """Move (or reinstate at a new time) one webinar; reminders follow, participants are told
     once. Moving to the time it already has changes nothing (a double tap)."""
-    info = await webinar_for_instructor(session, person_id=person_id, webinar_id=webinar_id)
+    info = await webinar_for_instructor(session, person_id=person_id, webinar_id=webinar_id,
+                                        lock=True)
     if info.started(now):
         raise Refusal(RefusalReason.TOO_LATE)
     if check_new_start(new_start, now) is not None:
@@ -350,7 +382,8 @@ async def move_webinar(
 async def cancel_webinar(
     session: AsyncSession, *, person_id: int, webinar_id: int, now: datetime
 ) -> WebinarInfo:
-    info = await webinar_for_instructor(session, person_id=person_id, webinar_id=webinar_id)
+    info = await webinar_for_instructor(session, person_id=person_id, webinar_id=webinar_id,
+                                        lock=True)
     if info.started(now):
         raise Refusal(RefusalReason.TOO_LATE)
     if info.cancelled:

@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.callbacks import INT, Action, callback
@@ -203,14 +203,23 @@ async def _own_broadcast(
 async def confirm_broadcast(
     session: AsyncSession, *, person_id: int, broadcast_id: int, now: datetime
 ) -> Confirmed:
-    """Fan out: one outbox row per reachable participant, and the report row."""
+    """Fan out: one outbox row per reachable participant, and the report row.
+
+    The draft becomes confirmed by one conditional UPDATE, so a double tap, or the same draft
+    confirmed from two devices at once, fans out exactly once."""
     broadcast, instructor = await _own_broadcast(session, person_id, broadcast_id)
-    if broadcast.status == BroadcastStatus.CONFIRMED:
+    confirmed = await session.scalar(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.DRAFT)
+        .values(status=BroadcastStatus.CONFIRMED, confirmed_at=now)
+        .returning(Broadcast.id)
+        .execution_options(synchronize_session=False)
+    )
+    if confirmed is None:
+        await session.refresh(broadcast)
+        if broadcast.status == BroadcastStatus.CANCELLED:
+            return Confirmed(ConfirmStatus.ALREADY_CANCELLED)
         return Confirmed(ConfirmStatus.ALREADY_SENT)  # a double tap sends nothing twice
-    if broadcast.status == BroadcastStatus.CANCELLED:
-        return Confirmed(ConfirmStatus.ALREADY_CANCELLED)
-    broadcast.status = BroadcastStatus.CONFIRMED
-    broadcast.confirmed_at = now
     people = await _recipients(session, broadcast.team_id, now)
     rows = [
         outbox.NewRow(
@@ -253,12 +262,17 @@ def report_row(
 
 
 async def discard_broadcast(session: AsyncSession, *, person_id: int, broadcast_id: int) -> bool:
-    """Cancel a draft; False when it was already sent (then nothing changes)."""
+    """Cancel a draft; False when it was already sent (then nothing changes). Conditional,
+    like confirming: of a confirm and a cancel at the same moment, exactly one wins."""
     broadcast, _ = await _own_broadcast(session, person_id, broadcast_id)
-    if broadcast.status == BroadcastStatus.CONFIRMED:
-        return False
-    broadcast.status = BroadcastStatus.CANCELLED
-    return True
+    await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.DRAFT)
+        .values(status=BroadcastStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(broadcast)
+    return broadcast.status == BroadcastStatus.CANCELLED
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,33 @@
-"""Invite codes: made, checked, revoked, and wrong guesses throttled.
+"""Invite codes: made, checked, redeemed, revoked, and wrong guesses throttled.
 
 Only a hash of each code is stored, so a leaked database does not let anyone join a team.
+Every kind of invite — participants', an instructor's, a coordinator's — is redeemed by one
+use-case, :func:`redeem_invite`, which counts the use at most once however many people open
+the link at the same moment.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import queries
 from storage.ids import attempt_key, hash_invite_code, new_invite_code
-from storage.models import AuditLog, Invite, InviteAttempt, InviteRole, Municipality, Team
+from storage.models import (
+    AuditLog,
+    Consent,
+    Invite,
+    InviteAttempt,
+    InviteRole,
+    Municipality,
+    Person,
+    Team,
+)
 
 DEFAULT_PARTICIPANT_VALIDITY = timedelta(days=60)
 DEFAULT_STAFF_VALIDITY = timedelta(days=14)
@@ -127,6 +141,132 @@ async def check_invite(session: AsyncSession, code: str, now: datetime) -> Invit
     if invite.max_uses is not None and invite.uses >= invite.max_uses:
         return InviteCheck(InviteStatus.USED_UP, invite)
     return InviteCheck(InviteStatus.OK, invite)
+
+
+# -- redeeming ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Newcomer:
+    """Who opened the link, as Telegram and their choices in the chat tell it."""
+
+    telegram_user_id: int
+    chat_id: int
+    locale: str
+    telegram_language_code: str | None = None
+    display_name: str | None = None
+    # The language was chosen in this very flow, so it replaces a known person's choice.
+    chose_locale: bool = False
+
+
+@dataclass(frozen=True)
+class Granted:
+    """What the role's own step made, for the audit row."""
+
+    subject: str  # a study ID or "coordinator:<grant id>", never a name
+    details: dict[str, Any] = field(default_factory=dict)
+    made_id: int | None = None  # the membership or grant, for the caller (not audited)
+
+
+class Admission(Protocol):
+    """The part of redeeming that differs by role: who is refused, and what is made."""
+
+    role: InviteRole
+    consent_version: str
+
+    async def refusal(
+        self, session: AsyncSession, invite: Invite, person: Person | None
+    ) -> str | None:
+        """Why this person cannot use the invite (nothing is stored then), or None."""
+        ...
+
+    async def admit(
+        self, session: AsyncSession, invite: Invite, person: Person, now: datetime
+    ) -> Granted:
+        """Make the membership or grant; the invite's use is already counted."""
+        ...
+
+
+WRONG_ROLE = "wrong_role"
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """How redeeming went. ``granted`` is set only when the invite was used."""
+
+    status: InviteStatus
+    invite: Invite | None = None
+    refusal: str | None = None  # the admission's reason, or WRONG_ROLE
+    person: Person | None = None
+    granted: Granted | None = None
+
+    @property
+    def redeemed(self) -> bool:
+        return self.granted is not None
+
+
+async def redeem_invite(
+    session: AsyncSession, code: str, admission: Admission, newcomer: Newcomer, now: datetime
+) -> Redemption:
+    """Check the code, count the use, find or make the person, record consent and the role,
+    and write the audit row — all in the caller's transaction, or nothing.
+
+    The use is counted by one conditional UPDATE before anything else is written. When several
+    people redeem the last use at once, PostgreSQL makes the others wait for the row and then
+    finds the invite used up; SQLite's write transactions run one at a time anyway. A refusal
+    or a lost race stores nothing, not even the person.
+    """
+    check = await check_invite(session, code, now)
+    invite = check.invite
+    if not check.ok or invite is None:
+        return Redemption(check.status, invite)
+    if invite.role is not admission.role:
+        return Redemption(check.status, invite, refusal=WRONG_ROLE)
+    person = await queries.get_person_by_telegram_id(session, newcomer.telegram_user_id)
+    refusal = await admission.refusal(session, invite, person)
+    if refusal is not None:
+        return Redemption(check.status, invite, refusal=refusal, person=person)
+    if not await _count_use(session, invite.id, now):
+        return Redemption(InviteStatus.USED_UP, invite)  # taken a moment ago by someone else
+    person = await _person(session, person, newcomer, now)
+    session.add(Consent(person_id=person.id, version=admission.consent_version, given=True,
+                        at=now))
+    granted = await admission.admit(session, invite, person, now)
+    session.add(AuditLog(at=now, actor=f"invite:{invite.id}", action="role.grant",
+                         subject=granted.subject, details=granted.details))
+    return Redemption(InviteStatus.OK, invite, person=person, granted=granted)
+
+
+async def _count_use(session: AsyncSession, invite_id: int, now: datetime) -> bool:
+    """One use more, if the invite still allows one; False if it does not (any more)."""
+    used = await session.scalar(
+        update(Invite)
+        .where(Invite.id == invite_id, Invite.revoked_at.is_(None),
+               or_(Invite.expires_at.is_(None), Invite.expires_at > now),
+               or_(Invite.max_uses.is_(None), Invite.uses < Invite.max_uses))
+        .values(uses=Invite.uses + 1)
+        .returning(Invite.id)
+        .execution_options(synchronize_session=False)
+    )
+    return used is not None
+
+
+async def _person(
+    session: AsyncSession, person: Person | None, newcomer: Newcomer, now: datetime
+) -> Person:
+    if person is None:
+        person = Person(telegram_user_id=newcomer.telegram_user_id, chat_id=newcomer.chat_id,
+                        locale=newcomer.locale,
+                        telegram_language_code=newcomer.telegram_language_code,
+                        display_name=newcomer.display_name, created_at=now)
+        session.add(person)
+    else:
+        person.chat_id = newcomer.chat_id
+        if newcomer.chose_locale:
+            person.locale = newcomer.locale
+            person.telegram_language_code = newcomer.telegram_language_code
+    await session.flush()
+    return person
 
 
 async def revoke_invite(

@@ -3,39 +3,100 @@
 Nothing about a person is stored before they consent: until then every step is carried by the
 buttons themselves (language and invite code in the callback data), and a "no" leaves no trace.
 Consent, membership and study ID are then stored together in one transaction.
+
+Because nothing is stored, the steps that matter prove themselves: "Yes, I agree" is signed
+by the privacy notice that showed it, and "I am 18 or older" by the screen that followed a
+"yes" (``dialogs.signing``), for this person, this invite and this language, for a day. A
+forged later button cannot skip consent.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.callbacks import TEXT, Action, callback, one_of
+from dialogs import signing
+from dialogs.callbacks import INT, TEXT, Action, callback, one_of
 from dialogs.course import open_module, participant_membership
-from dialogs.invites import InviteCheck, InviteStatus, check_invite
+from dialogs.invites import (
+    WRONG_ROLE,
+    Granted,
+    InviteCheck,
+    InviteStatus,
+    Newcomer,
+    check_invite,
+    redeem_invite,
+)
 from dialogs.language import LANGUAGE_NAMES
 from dialogs.names import MAX_NAME_LENGTH, clean_name
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage import queries
-from storage.models import Consent, InviteRole, Municipality, Person, Team
+from storage.models import (
+    Invite,
+    InviteRole,
+    Municipality,
+    Person,
+    Role,
+    Team,
+)
 
 PRIVACY_NOTICE_VERSION = "2026-11b"
+STEP_VALID_FOR = timedelta(days=1)
 
-# Callback actions (all carry the language; steps before consent also carry the code).
-# Before consent nothing is stored: each button carries the language and the invite code.
+# Before consent nothing is stored: each button carries the language and the invite code;
+# "yes" to consent and to age also carry the proof that the server showed them (issued, mac).
 _LOCALE = one_of(*SUPPORTED_LOCALES)
 LANGUAGE = Action("ol", _LOCALE, TEXT)  # ol:<locale>:<invite code>
 ABOUT = Action("oa", _LOCALE, TEXT)
-CONSENT_YES = Action("oc", _LOCALE, TEXT)
+CONSENT_YES = Action("oc", _LOCALE, TEXT, INT, TEXT)  # …:<code>:<issued>:<mac>
 CONSENT_NO = Action("on", _LOCALE)
-ADULT_YES = Action("o18", _LOCALE, TEXT)
+ADULT_YES = Action("o18", _LOCALE, TEXT, INT, TEXT)
 ADULT_NO = Action("ou", _LOCALE)
 NAME_KEEP = Action("onk")
 NAME_WRITE = Action("onw")
+
+
+# -- steps that prove themselves -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proof:
+    """That the server showed the button of ``step`` to this person, for this invite."""
+
+    issued: int
+    mac: str
+
+    @property
+    def args(self) -> tuple[int, str]:
+        return self.issued, self.mac
+
+
+def _proof_parts(step: str, telegram_user_id: int, code: str, locale: str) -> tuple[object, ...]:
+    return ("onboarding", step, telegram_user_id, code, locale)
+
+
+def prove(
+    secret: bytes, step: str, telegram_user_id: int, code: str, locale: str, now: datetime
+) -> Proof:
+    return Proof(*signing.sign(secret, _proof_parts(step, telegram_user_id, code, locale), now))
+
+
+def proven(
+    secret: bytes, step: str, telegram_user_id: int, code: str, locale: str,
+    args: tuple[str, ...], now: datetime,
+) -> bool:
+    """``args`` (issued, mac) prove that ``step``'s button was shown to this person lately."""
+    try:
+        issued_text, mac = args
+        issued = int(issued_text)
+    except ValueError:
+        return False
+    return signing.verify(secret, _proof_parts(step, telegram_user_id, code, locale), issued,
+                          mac, now, STEP_VALID_FOR)
 
 
 # -- use-cases -------------------------------------------------------------------------------
@@ -104,6 +165,37 @@ class JoinResult:
     team: TeamInfo | None = None
     membership_id: int | None = None
     study_id: str | None = None
+    invite_status: InviteStatus = InviteStatus.OK  # why, for INVITE_INVALID
+
+
+@dataclass(frozen=True)
+class ParticipantAdmission:
+    """Redeeming a participant invite: one team, no staff, module 1 opened on joining."""
+
+    role: InviteRole = InviteRole.PARTICIPANT
+    consent_version: str = PRIVACY_NOTICE_VERSION
+
+    async def refusal(
+        self, session: AsyncSession, invite: Invite, person: Person | None
+    ) -> str | None:
+        if person is None:
+            return None
+        membership = await participant_membership(session, person.id)
+        if membership is None:
+            return None
+        return JoinStatus.ALREADY_MEMBER if membership.team_id == invite.team_id \
+            else JoinStatus.OTHER_TEAM
+
+    async def admit(
+        self, session: AsyncSession, invite: Invite, person: Person, now: datetime
+    ) -> Granted:
+        team = await session.get(Team, invite.team_id)
+        assert team is not None
+        membership = await queries.add_membership(session, person, team, now=now)
+        membership.joined_at = now
+        await open_module(session, membership.id, 1, now)
+        return Granted(membership.study_id, {"team_id": team.id, "role": str(Role.PARTICIPANT)},
+                       membership.id)
 
 
 async def join_team(
@@ -117,32 +209,22 @@ async def join_team(
     now: datetime,
 ) -> JoinResult:
     """Consent given and 18+ confirmed: store the person, their consent and membership."""
-    check = await check_invite(session, code, now)
-    if not check.ok or check.invite is None or check.invite.team_id is None:
-        return JoinResult(JoinStatus.INVITE_INVALID)
-    invite = check.invite
-    if invite.role is not InviteRole.PARTICIPANT:
-        return JoinResult(JoinStatus.STAFF_INVITE)
-    team_info = await _team_info(session, invite.team_id)
-    existing, person = await _existing_membership_status(
-        session, telegram_user_id, team_info.team_id
+    redemption = await redeem_invite(
+        session, code, ParticipantAdmission(),
+        Newcomer(telegram_user_id, chat_id, locale, telegram_language_code, chose_locale=True),
+        now,
     )
-    if existing is not None:
-        return JoinResult(existing, team_info)
-    if person is None:
-        person = Person(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
-        session.add(person)
-    person.chat_id = chat_id
-    person.locale = locale
-    person.telegram_language_code = telegram_language_code
-    await session.flush()
-    session.add(Consent(person_id=person.id, version=PRIVACY_NOTICE_VERSION, given=True, at=now))
-    team = await session.get(Team, team_info.team_id)
-    assert team is not None
-    membership = await queries.add_membership(session, person, team, now=now)
-    invite.uses += 1
-    await open_module(session, membership.id, 1, now)
-    return JoinResult(JoinStatus.JOINED, team_info, membership.id, membership.study_id)
+    invite = redemption.invite
+    if redemption.refusal == WRONG_ROLE:
+        return JoinResult(JoinStatus.STAFF_INVITE)
+    if invite is None or invite.team_id is None or redemption.status is not InviteStatus.OK:
+        return JoinResult(JoinStatus.INVITE_INVALID, invite_status=redemption.status)
+    team_info = await _team_info(session, invite.team_id)
+    if redemption.refusal is not None:
+        return JoinResult(JoinStatus(redemption.refusal), team_info)
+    assert redemption.granted is not None
+    return JoinResult(JoinStatus.JOINED, team_info, redemption.granted.made_id,
+                      redemption.granted.subject)
 
 
 
@@ -203,7 +285,7 @@ def about_screen(tr: Tr, code: str) -> Screen:
     return Screen.of(text, [Button(tr._("Continue ›"), callback(ABOUT, tr.locale, code))])
 
 
-def privacy_screen(tr: Tr, team: TeamInfo, code: str) -> Screen:
+def privacy_screen(tr: Tr, team: TeamInfo, code: str, consent: Proof) -> Screen:
     text = "\n\n".join((
         tr._("<b>Your data</b>"),
         tr._(
@@ -221,19 +303,27 @@ def privacy_screen(tr: Tr, team: TeamInfo, code: str) -> Screen:
     ))
     return Screen.of(
         text,
-        [Button(tr._("Yes, I agree"), callback(CONSENT_YES, tr.locale, code))],
+        [Button(tr._("Yes, I agree"), callback(CONSENT_YES, tr.locale, code, *consent.args))],
         [Button(tr._("No, thank you"), callback(CONSENT_NO, tr.locale))],
     )
 
 
-def adult_screen(tr: Tr, code: str) -> Screen:
+def adult_screen(tr: Tr, code: str, adult: Proof) -> Screen:
     return Screen.of(
         tr._("The course is for adults. Are you 18 or older?"),
         [
-            Button(tr._("Yes, I am 18 or older"), callback(ADULT_YES, tr.locale, code)),
+            Button(tr._("Yes, I am 18 or older"),
+                   callback(ADULT_YES, tr.locale, code, *adult.args)),
             Button(tr._("No"), callback(ADULT_NO, tr.locale)),
         ],
     )
+
+
+def step_expired_screen(tr: Tr) -> Screen:
+    return Screen.of("\n\n".join((
+        tr._("This button is too old, or it is not from your own invite."),
+        tr._("Please open your invite link again. I have not saved anything about you."),
+    )))
 
 
 def refused_screen(tr: Tr) -> Screen:

@@ -14,8 +14,6 @@ is refused without keeping any state; the person just types /delete again.
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs import signing
 from dialogs.callbacks import INT, TEXT, Action, CallbackDataError, callback
 from dialogs.delivery import outbox
 from dialogs.onboarding import PRIVACY_NOTICE_VERSION
@@ -51,7 +50,6 @@ ROOT_TABLE = "persons"
 # kind and the MAC itself, so a forged confirmation is answered as an expired one.
 ACTION = Action("pv", forms={"get": (), "ask": (TEXT,), "no": (), "yes": (TEXT, INT, TEXT)})
 CONFIRM_VALID_FOR = timedelta(minutes=15)
-_MAC_HEX = 12
 
 
 class Kind(enum.StrEnum):
@@ -299,18 +297,9 @@ async def withdraw_consent(
 # -- confirm buttons ---------------------------------------------------------------------------
 
 
-def _mac(secret: bytes, person_id: int, kind: Kind, issued: int) -> str:
-    message = f"{person_id}:{kind.value}:{issued}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:_MAC_HEX]
-
-
-def _minutes(moment: datetime) -> int:
-    return int(moment.timestamp() // 60)
-
-
 def confirm_callback(secret: bytes, person_id: int, kind: Kind, now: datetime) -> str:
-    issued = _minutes(now)
-    return callback(ACTION, "yes", kind.value, issued, _mac(secret, person_id, kind, issued))
+    issued, mac = signing.sign(secret, (person_id, kind.value), now)
+    return callback(ACTION, "yes", kind.value, issued, mac)
 
 
 def check_confirmation(
@@ -326,11 +315,8 @@ def check_confirmation(
         issued = int(issued_text)
     except ValueError as exc:
         raise CallbackDataError("malformed confirmation") from exc
-    if not hmac.compare_digest(mac, _mac(secret, person_id, kind, issued)):
-        raise CallbackDataError("confirmation not made for this person")
-    age = _minutes(now) - issued
-    if not 0 <= age <= CONFIRM_VALID_FOR.total_seconds() // 60:
-        raise CallbackDataError("confirmation expired")
+    if not signing.verify(secret, (person_id, kind.value), issued, mac, now, CONFIRM_VALID_FOR):
+        raise CallbackDataError("confirmation not made for this person, or expired")
     return kind
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,11 @@ _REPLACEABLE_DRIVERS = {
     "sqlite": {"", "pysqlite", "aiosqlite"},
     "postgresql": {"", "psycopg2", "psycopg", "psycopg2cffi", "pg8000", "asyncpg"},
 }
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long a SQLite write transaction waits for the write lock before it reports "busy" (and
+# the caller's bounded retry, storage/retry.py, tries once more). Write transactions are short.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option that marks a connection as a write transaction's (see `Sessions`).
+WRITE = "mestring_write"
 
 
 def database_url(url: str) -> URL:
@@ -70,13 +76,16 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(db)
 
 
-def create_engine(url: str, *, sqlite_foreign_keys: bool = True) -> AsyncEngine:
+def create_engine(
+    url: str, *, sqlite_foreign_keys: bool = True, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+) -> AsyncEngine:
     """An AsyncEngine for `url` (see `database_url`), ready for the app.
 
     SQLite: WAL (readers do not block the writer), foreign keys enforced (cascading erasure
-    depends on them), a busy timeout instead of instant "database is locked", and the file is
-    created 0600 first because it holds health data. `sqlite_foreign_keys=False` is for
-    migrations only, where table rebuilds must not fire ON DELETE CASCADE.
+    depends on them), write transactions that take the write lock up front and wait for it
+    (see `Sessions`), and the file is created 0600 first because it holds health data.
+    `sqlite_foreign_keys=False` is for migrations only, where table rebuilds must not fire
+    ON DELETE CASCADE.
     """
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -84,7 +93,8 @@ def create_engine(url: str, *, sqlite_foreign_keys: bool = True) -> AsyncEngine:
         if path is not None:
             _create_private_file(path)
         engine = _create_async_engine(parsed)
-        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys,
+                          busy_timeout_ms=busy_timeout_ms)
         return engine
     return _create_async_engine(parsed, pool_pre_ping=True)
 
@@ -99,7 +109,7 @@ def _create_private_file(path: Path) -> None:
     # SQLite creates -wal/-shm with the main file's mode, so they inherit 0600 too.
 
 
-def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (below): the sqlite3 module's implicit transaction
@@ -108,7 +118,7 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             # Deleted content is overwritten with zeros, not left in free pages: health data.
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -119,7 +129,12 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A deferred BEGIN that reads and then writes must upgrade its lock, and SQLite
+        # refuses that at once ("database is locked", no busy wait) when another connection
+        # wrote meanwhile. A write transaction therefore takes the lock at BEGIN, where the
+        # busy timeout applies; a read stays deferred and, under WAL, never waits.
+        immediate = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
@@ -129,6 +144,31 @@ def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded attributes after commit (no lazy reload in async code)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+class Sessions(async_sessionmaker[AsyncSession]):
+    """The two kinds of session, and the one rule: a transaction that may write starts with
+    ``sessions.begin()``.
+
+    * ``async with sessions() as session:`` reads. On SQLite a deferred transaction under
+      WAL: it neither waits for a writer nor makes one wait.
+    * ``async with sessions.begin() as session:`` is a write transaction, committed at the
+      end. On SQLite it begins with ``BEGIN IMMEDIATE``: it takes the write lock first and
+      waits for it (busy timeout), so it never fails half-way from ordinary concurrency. On
+      PostgreSQL it is a plain READ COMMITTED transaction; an "at most once" step in it is one
+      conditional statement or holds a row lock (docs/storage.md).
+
+    Both keep loaded attributes after commit (no lazy reload in async code).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._writer = engine.execution_options(**{WRITE: True})
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
+        async with self(bind=self._writer) as session, session.begin():
+            yield session
+
+
+def create_sessionmaker(engine: AsyncEngine) -> Sessions:
+    """Read sessions and write transactions on `engine` (see `Sessions`)."""
+    return Sessions(engine)

@@ -5,8 +5,12 @@
 3. send with no transaction open, paced to the outbox's share of Telegram's rate,
 4. record every outcome in one more transaction.
 
-A crash between 1 and 4 leaves rows ``claimed``; their lease runs out and any worker sends
-them again. That is the whole duplicate risk: at most the rows that were in flight.
+A batch that fails before sending (a database error past its retries, a bug) puts its rows
+back at once, so the next tick sends them; a row that cannot be rendered fails alone. When
+recording fails, each outcome is recorded on its own, so nothing sent is put back. Only a
+crash between 1 and 4 leaves rows ``claimed``; their lease runs out and any worker sends them
+again. That is the whole duplicate risk: at most the rows that were in flight.
+Every transaction here is retried after ordinary concurrency (``storage.retry``).
 Nothing here imports ``telegram``: a :class:`Sender` turns a screen into a Telegram call.
 """
 
@@ -17,12 +21,13 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from aiolimiter import AsyncLimiter
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.logs import pseudonym
@@ -35,8 +40,10 @@ from dialogs.outbox_render import Rendered, Renderer, Skip
 from dialogs.screen import Screen
 from storage.clock import Clock
 from storage.models import OutboxMessage, OutboxStatus
+from storage.retry import retrying
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # -- what a send can come to ------------------------------------------------------------------
@@ -160,18 +167,57 @@ class Dispatcher:
         now = self.clock.now()
         if self.hold_until is not None and now < self.hold_until:
             return DispatchReport(held=True)
-        async with self.sessions.begin() as session:
-            rows = await outbox.claim_due(session, now=now, worker=self.worker,
-                                          limit=self.config.batch_size, lease=self.config.lease)
+        rows = await retrying(lambda: self._in_transaction(lambda session: outbox.claim_due(
+            session, now=now, worker=self.worker, limit=self.config.batch_size,
+            lease=self.config.lease)), what="outbox claim")
         if not rows:
             return DispatchReport()
-        async with self.sessions.begin() as session:
-            batch = await self._prepare(session, rows, now)
+        try:
+            batch = await retrying(lambda: self._in_transaction(
+                lambda session: self._prepare(session, rows, now)), what="outbox prepare")
+        except BaseException:
+            # Nothing was sent: back to pending at once, for the next tick (not the lease).
+            await self._release_unsent([row.id for row in rows])
+            raise
         batch.report.claimed = len(rows)
         results = await self._send_all(batch.outgoing)
-        async with self.sessions.begin() as session:
-            await self._record(session, batch, results)
+        try:
+            await retrying(lambda: self._in_transaction(
+                lambda session: self._record(session, batch, results)), what="outbox record")
+        except Exception:
+            log.exception("outbox record failed: recording row by row")
+            await self._record_one_by_one(batch, results)
+            raise
         return batch.report
+
+    async def _in_transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self.sessions.begin() as session:
+            return await work(session)
+
+    async def _release_unsent(self, row_ids: Sequence[int]) -> None:
+        try:
+            await retrying(lambda: self._in_transaction(lambda session: outbox.release_all(
+                session, row_ids, worker=self.worker)), what="outbox release")
+        except Exception:  # the database is gone: the lease brings them back later
+            log.exception("outbox release failed; %d rows wait for their lease", len(row_ids))
+
+    async def _record_one_by_one(
+        self, batch: _Batch, results: dict[int, SendResult]
+    ) -> None:
+        """What went out is recorded as sent; everything else goes back to pending."""
+        now = self.clock.now()
+        for item in batch.outgoing:
+            result = results.get(item.row_id, NotAttempted())
+            try:
+                async with self.sessions.begin() as session:
+                    if isinstance(result, Delivered):
+                        await outbox.record_sent(session, item.row_id, now=now,
+                                                 message_id=result.message_id)
+                    else:
+                        await outbox.release(session, item.row_id, worker=self.worker,
+                                             due_at=now)
+            except Exception:
+                log.exception("outbox row=%s left for its lease", item.row_id)
 
     async def run_until_idle(self, max_batches: int = 1000) -> DispatchReport:
         """Batches until nothing is due now (or flood control says wait)."""
@@ -212,7 +258,18 @@ class Dispatcher:
                 await outbox.release(session, row.id, worker=self.worker, due_at=decision.until)
                 batch.report.deferred += 1
             else:
-                rendered = await self.renderer.render(session, row, facts)
+                try:
+                    rendered = await self.renderer.render(session, row, facts)
+                except DBAPIError:
+                    raise  # the transaction is lost: the batch is retried or put back
+                except Exception:
+                    # A row that cannot be rendered must not hold back the rest, batch after
+                    # batch: it fails alone, and the log says why.
+                    log.exception("outbox row=%s kind=%s could not be rendered", row.id,
+                                  row.kind)
+                    await self._finish(session, row, OutboxStatus.FAILED, "could not render",
+                                       batch)
+                    continue
                 if isinstance(rendered, Skip):
                     await self._finish(session, row, OutboxStatus.CANCELLED, rendered.reason,
                                        batch)
@@ -235,6 +292,8 @@ class Dispatcher:
         await outbox.finish(session, row.id, status, worker=self.worker, error=reason)
         if status is OutboxStatus.EXPIRED:
             batch.report.expired += 1
+        elif status is OutboxStatus.FAILED:
+            batch.report.failed += 1
         else:
             batch.report.cancelled += 1
 
@@ -307,7 +366,8 @@ class Dispatcher:
                     report.retried += 1
                 case Abandoned(reason):
                     await outbox.finish(session, item.row_id, OutboxStatus.CANCELLED,
-                                        worker=self.worker, error=f"unreachable: {reason}")
+                                        worker=self.worker,
+                                        error=f"{outbox.UNREACHABLE}: {reason}")
                     report.cancelled += 1
                 case Unreachable(reason):
                     await outbox.finish(session, item.row_id, OutboxStatus.FAILED,

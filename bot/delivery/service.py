@@ -20,6 +20,7 @@ from dialogs.delivery.planner import PlanReport, replan_team, teams_to_plan
 from dialogs.outbox_render import Renderer
 from locales.i18n import Catalogs
 from storage.clock import Clock
+from storage.retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,13 @@ class DeliveryService:
             team_ids = await teams_to_plan(session, now, self.config)
         report = PlanReport()
         for team_id in team_ids:
-            async with self.sessions.begin() as session:
-                report += await replan_team(session, team_id, now, self.config)
+            report += await retrying(lambda team_id=team_id: self._replan(team_id, now),
+                                     what="outbox plan")
         return report
+
+    async def _replan(self, team_id: int, now: datetime) -> PlanReport:
+        async with self.sessions.begin() as session:
+            return await replan_team(session, team_id, now, self.config)
 
     async def _dispatch_job(self) -> None:
         try:

@@ -87,14 +87,29 @@ async def _invitation_screen(
         case "about":
             return onboarding.about_screen(tr, code)
         case "privacy":
-            return onboarding.privacy_screen(tr, invitation.team, code)
+            return onboarding.privacy_screen(tr, invitation.team, code, _prove(
+                context, actor, onboarding.CONSENT_YES, code, tr))
         case "adult":
-            return onboarding.adult_screen(tr, code)
+            return onboarding.adult_screen(tr, code, _prove(
+                context, actor, onboarding.ADULT_YES, code, tr))
         case _:
             return onboarding.choose_language_screen(tr, invitation.team, code)
 
 
 # -- onboarding buttons ------------------------------------------------------------------------
+
+
+def _prove(context: BotContext, actor: Actor, step: str, code: str, tr: Tr) -> onboarding.Proof:
+    services = context.services
+    return onboarding.prove(services.throttle_secret, step, actor.telegram_user_id, code,
+                            tr.locale, services.clock.now())
+
+
+def _proven(context: BotContext, actor: Actor, step: str, code: str, tr: Tr,
+            proof: tuple[str, ...]) -> bool:
+    services = context.services
+    return onboarding.proven(services.throttle_secret, step, actor.telegram_user_id, code,
+                             tr.locale, proof, services.clock.now())
 
 
 def _lang(value: str) -> str:
@@ -104,7 +119,8 @@ def _lang(value: str) -> str:
 
 
 async def onboarding_step(update: Update, context: BotContext) -> None:
-    """Every onboarding button before consent: nothing stored, everything in the button."""
+    """Every onboarding button before consent: nothing stored, everything in the button, and
+    the consent and age steps signed by the screen that showed them (``onboarding.proven``)."""
     query = update.callback_query
     assert query is not None
     actor = context.acting
@@ -116,16 +132,21 @@ async def onboarding_step(update: Update, context: BotContext) -> None:
                 screen = await _invitation_screen(context, actor, code, tr, show="about")
             case onboarding.ABOUT, (code,):
                 screen = await _invitation_screen(context, actor, code, tr, show="privacy")
-            case onboarding.CONSENT_YES, (code,):
+            case onboarding.CONSENT_YES, (code, *proof) if _proven(
+                    context, actor, onboarding.CONSENT_YES, code, tr, tuple(proof)):
                 screen = await _invitation_screen(context, actor, code, tr, show="adult")
             case onboarding.CONSENT_NO, ():
                 screen = onboarding.refused_screen(tr)
             case onboarding.ADULT_NO, ():
                 screen = onboarding.under_age_screen(tr)
-            case onboarding.ADULT_YES, (code,):
+            case onboarding.ADULT_YES, (code, *proof) if _proven(
+                    context, actor, onboarding.ADULT_YES, code, tr, tuple(proof)):
                 await query.answer()
                 await _join(update, context, actor, tr, code)
                 return
+            case onboarding.CONSENT_YES | onboarding.ADULT_YES, _:
+                # Forged, from someone else's invite, or a day old: start again from the link.
+                screen = onboarding.step_expired_screen(tr)
             case _:
                 raise CallbackDataError("unknown onboarding step")
     except (CallbackDataError, IndexError):
@@ -165,7 +186,7 @@ async def _join(update: Update, context: BotContext, actor: Actor, tr: Tr, code:
         case onboarding.JoinStatus.STAFF_INVITE:
             screen = onboarding.staff_invite_screen(tr)
         case _:
-            screen = onboarding.invite_problem_screen(tr, InviteStatus.UNKNOWN)
+            screen = onboarding.invite_problem_screen(tr, result.invite_status)
     await render.replace(update, screen)
 
 
@@ -329,7 +350,8 @@ async def _tick_done_button(message: object, tr: Tr, module_no: int) -> None:
         ]
         for row in markup.inline_keyboard
     ]
-    await message.edit_reply_markup(InlineKeyboardMarkup(rows))  # type: ignore[attr-defined]
+    await render.edited(message.edit_reply_markup(  # type: ignore[attr-defined]
+        InlineKeyboardMarkup(rows)))
 
 
 # -- /progress -------------------------------------------------------------------------------

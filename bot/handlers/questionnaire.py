@@ -40,7 +40,8 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
     now = services.clock.now()
     async with services.sessions.begin() as session:
         membership = await course.participant_membership(session, actor.person_id)
-        if membership is None:
+        if membership is None or not await service.occasion_is_open(
+                session, membership, occasion, now):
             outcome = None
         else:
             response = await service.start_or_resume(
@@ -50,10 +51,11 @@ async def start_from_prompt(update: Update, context: BotContext) -> None:
             if outcome.status is service.Status.NEXT:
                 await state.wait_for(session, actor.person_id, STATE, now,
                                      response_id=response.id)
-    await query.answer()
     if outcome is None:
-        await render.replace(update, screens.stale_screen(actor.tr))
+        # An alert: the message the button was on stays as it is.
+        await query.answer(screens.not_open_text(actor.tr), show_alert=True)
         return
+    await query.answer()
     if outcome.status is service.Status.NEXT:
         resuming = outcome.position > 1
         await render.replace(update, screens.intro_screen(actor.tr, q, resuming=resuming))

@@ -3,8 +3,11 @@
 One guard runs after the actor loader and before the dialogs. It ends the processing of
 updates the dialogs must never see (``ApplicationHandlerStop``):
 
+* a person flooding the bot (``bot.updates.FloodGuard``): one calm note, once per flood;
 * groups and supergroups: one kind note in the sender's language, then the bot leaves — the
-  course is private, and a group would show one person's answers to others;
+  course is private, and a group would show one person's answers to others. It leaves once:
+  being added sends both a ``my_chat_member`` update and a service message about it, and only
+  the first makes it leave (a second ``leaveChat`` is refused by Telegram);
 * channels: the bot leaves without a word; inline queries: an empty answer;
 * edited messages: a note that edits are not read, once per message. They stop here because
   PTB's ``CommandHandler`` also matches edited messages, so an edit into ``/delete`` would
@@ -29,7 +32,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler
 
-from bot import render
+from bot import render, turn
 from bot.context import BotContext
 from bot.logs import pseudonym
 from dialogs import state
@@ -66,6 +69,13 @@ def media_screen(tr: Tr, *, waiting: bool) -> Screen:
              "Please write to me in words, or use the buttons."),
         tr._("Type /help to see what I can do."),
     )))
+
+
+def flood_screen(tr: Tr) -> Screen:
+    return Screen.of(tr._(
+        "You sent me many messages at once, so I skipped some. "
+        "Please wait a moment, then write again."
+    ))
 
 
 def unknown_command_screen(tr: Tr) -> Screen:
@@ -105,8 +115,18 @@ async def _group(update: Update, context: BotContext) -> None:
         # Not allowed to write here? Leaving is what matters.
         with contextlib.suppress(TelegramError):
             await render.send(update, group_screen(_tr(context, update)))
-    if update.my_chat_member is None or joined:
+    if joined or (update.my_chat_member is None and not _about_me(message, context.bot.id)):
         await _leave(context, chat.id, "group")
+
+
+def _about_me(message: Message | None, bot_id: int) -> bool:
+    """A service message about the bot joining or leaving: Telegram also sends a
+    ``my_chat_member`` update for that, which is where the bot leaves (once)."""
+    if message is None:
+        return False
+    joined = any(member.id == bot_id for member in message.new_chat_members)
+    left = message.left_chat_member is not None and message.left_chat_member.id == bot_id
+    return joined or left
 
 
 async def _edited(update: Update, context: BotContext, message: Message) -> None:
@@ -154,8 +174,21 @@ async def _is_waiting(context: BotContext) -> bool:
         return await state.waiting_for(session, actor.person_id) is not None
 
 
+async def _flood_note(update: Update, context: BotContext) -> None:
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        await render.send(update, flood_screen(_tr(context, update)))
+
+
 async def guard(update: Update, context: BotContext) -> None:
     """Answer what the dialogs must not see, and stop there; let everything else through."""
+    current = turn.current()
+    if current is not None and current.flood_note:
+        await _flood_note(update, context)
+        raise ApplicationHandlerStop
     if update.inline_query is not None:
         with contextlib.suppress(TelegramError):
             await update.inline_query.answer([], cache_time=300, is_personal=True)

@@ -72,8 +72,12 @@ def add_control_routes(app: web.Application, api: LocalBotApi) -> None:
         action = request.match_info["action"]
         if action not in ("block", "unblock", "deactivate"):
             raise SimulationError(f"unknown user state action {action!r}")
-        getattr(api, action)(uid(request))
-        return True
+        update_id = getattr(api, action)(uid(request))
+        return {"update_id": update_id}  # the my_chat_member update, if Telegram sends one
+
+    async def add_bot(request: web.Request, b: dict[str, Any]) -> Any:
+        member, message = api.add_bot_to_group(uid(request), int(b["chat_id"]))
+        return {"update_ids": [member, message]}
 
     async def text(request: web.Request, b: dict[str, Any]) -> Any:
         return {"update_id": api.send_text(uid(request), str(b["text"]),
@@ -168,6 +172,7 @@ def add_control_routes(app: web.Application, api: LocalBotApi) -> None:
     r.add_post("/_sim/users", route(add_user))
     r.add_post("/_sim/groups", route(add_group))
     r.add_post("/_sim/users/{user_id}/{action:block|unblock|deactivate}", route(user_state))
+    r.add_post("/_sim/users/{user_id}/add_bot", route(add_bot))
     r.add_post("/_sim/users/{user_id}/text", route(text))
     r.add_post("/_sim/users/{user_id}/press", route(press))
     r.add_post("/_sim/users/{user_id}/edit", route(edit))

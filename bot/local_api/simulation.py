@@ -61,11 +61,53 @@ class Simulation:
             raise SimulationError(f"no simulated user {user_id}; call add_user first")
         return user
 
-    def block(self, user_id: int) -> None:
-        self.user(user_id).blocked = True
+    def block(self, user_id: int, *, tell_bot: bool = True) -> int | None:
+        """The user blocks the bot. As Telegram does, the bot gets a ``my_chat_member`` update
+        for the private chat (member → kicked); its update_id is returned. ``tell_bot=False``
+        is a bot that missed it (it was down longer than Telegram keeps updates): it learns
+        from the 403 of its next message."""
+        user = self.user(user_id)
+        was_blocked, user.blocked = user.blocked, True
+        if was_blocked or not tell_bot or not user.started:
+            return None
+        return self._my_chat_member(user, self.state.private_chat(user), "member", "kicked")
 
-    def unblock(self, user_id: int) -> None:
-        self.user(user_id).blocked = False
+    def unblock(self, user_id: int, *, tell_bot: bool = True) -> int | None:
+        """The user unblocks the bot (kicked → member in a ``my_chat_member`` update)."""
+        user = self.user(user_id)
+        was_blocked, user.blocked = user.blocked, False
+        if not was_blocked or not tell_bot or not user.started:
+            return None
+        return self._my_chat_member(user, self.state.private_chat(user), "kicked", "member")
+
+    def add_bot_to_group(self, user_id: int, chat_id: int) -> tuple[int, int]:
+        """A member adds the bot to a group. Telegram then sends two updates: ``my_chat_member``
+        (left → member) and the service message listing the bot in ``new_chat_members``.
+        Returns both update_ids."""
+        user = self.user(user_id)
+        chat = self.state.chats.get(chat_id)
+        if chat is None or chat.type not in ("group", "supergroup"):
+            raise SimulationError(f"no simulated group {chat_id}; call add_group first")
+        chat.bot_is_member = True
+        member = self._my_chat_member(user, chat, "left", "member")
+        message = self.state.new_message(chat, from_bot=False, sender_id=user.user_id)
+        self.state.last_user_action_seq[chat.chat_id] = message.seq
+        payload = self.state.message_json(message)
+        payload["new_chat_members"] = [self.state.bot.to_telegram()]
+        return member, self.state.enqueue("message", payload)
+
+    def _my_chat_member(self, user: SimUser, chat: SimChat, old: str, new: str) -> int:
+        bot = self.state.bot.to_telegram()
+
+        def member(status: str) -> dict[str, Any]:
+            return {"status": status, "user": bot} | ({"until_date": 0}
+                                                      if status == "kicked" else {})
+
+        return self.state.enqueue("my_chat_member", {
+            "chat": chat.to_telegram(), "from": user.to_telegram(),
+            "date": self.state.now_date(),
+            "old_chat_member": member(old), "new_chat_member": member(new),
+        })
 
     def deactivate(self, user_id: int) -> None:
         self.user(user_id).deactivated = True
@@ -77,7 +119,7 @@ class Simulation:
         if chat_id is None or chat_id == user.user_id:
             # Writing to the bot starts it (and, as in Telegram, unblocks it).
             user.started = True
-            user.blocked = False
+            self.unblock(user.user_id)
             return self.state.private_chat(user)
         chat = self.state.chats.get(chat_id)
         if chat is None or chat.type == "private":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.delivery import keys, outbox
@@ -123,9 +123,30 @@ async def membership_changed(
 async def person_returned(
     session: AsyncSession, person_id: int, now: datetime, config: DeliveryConfig | None = None
 ) -> PlanReport:
-    """Call when an unreachable person writes to the bot again: deliver to them once more."""
+    """Call when an unreachable person is back (unblocked the bot, or writes to it again):
+    deliver to them once more. What was cancelled only because they could not be reached,
+    and is still timely, waits for them again; the plan then adds what is missing."""
     await session.execute(
         update(Person).where(Person.id == person_id).values(unreachable_at=None)
         .execution_options(synchronize_session=False)
     )
-    return await replan_person(session, person_id, now, config)
+    revived = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.person_id == person_id,
+               OutboxMessage.status == OutboxStatus.CANCELLED,
+               OutboxMessage.last_error.like(f"{outbox.UNREACHABLE}%"),
+               or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now))
+        .values(status=OutboxStatus.PENDING, last_error=None, claimed_by=None,
+                claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    report = PlanReport(added=int(revived.rowcount or 0))  # type: ignore[attr-defined]
+    return report + await replan_person(session, person_id, now, config)
+
+
+async def person_unreachable(
+    session: AsyncSession, person_id: int, now: datetime, reason: str
+) -> int:
+    """Telegram refuses this person (they blocked the bot): stop planning and cancel what
+    waits for them, at once. Returns how many rows were cancelled."""
+    return await outbox.mark_unreachable(session, person_id, now=now, reason=reason)

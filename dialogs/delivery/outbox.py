@@ -21,6 +21,9 @@ from storage.models import OutboxMessage, OutboxStatus, Person
 
 # Telegram's error description is all we keep; cap it so nothing else can ride along.
 MAX_ERROR_CHARS = 200
+# How the reason of a row cancelled because its person could not be reached begins: it waits
+# again when the person is back (dialogs.delivery.events.person_returned).
+UNREACHABLE = "unreachable"
 
 Outbox = OutboxMessage
 
@@ -149,6 +152,21 @@ async def release(
     await _update_claimed(session, row_id, worker, values, error=error, attempted=attempted)
 
 
+async def release_all(session: AsyncSession, row_ids: Sequence[int], *, worker: str) -> int:
+    """Put back every row of a batch this worker still holds (nothing of it was sent), due as
+    they were: the next tick takes them."""
+    if not row_ids:
+        return 0
+    result = await session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_(list(row_ids)), Outbox.status == OutboxStatus.CLAIMED,
+               Outbox.claimed_by == worker)
+        .values(status=OutboxStatus.PENDING, claimed_until=None, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def finish(
     session: AsyncSession,
     row_id: int,
@@ -209,7 +227,7 @@ async def mark_unreachable(
         .values(unreachable_at=now)
         .execution_options(synchronize_session=False)
     )
-    return await cancel_pending(session, person_id=person_id, reason=f"unreachable: {reason}")
+    return await cancel_pending(session, person_id=person_id, reason=f"{UNREACHABLE}: {reason}")
 
 
 async def paced_sent_since(

@@ -132,6 +132,10 @@ def already_finished_screen(tr: Tr, q: Questionnaire | None = None) -> Screen:
     )
 
 
+def not_open_text(tr: Tr) -> str:
+    return tr._("These questions are not open for you right now. I will send them when it is time.")
+
+
 def stale_screen(tr: Tr) -> Screen:
     return Screen.of(
         tr._("This button is from an older message, so I cannot use it.")

@@ -19,10 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import Select
 
+from dialogs.delivery.kinds import Kind
+from dialogs.occasion import Occasion
 from dialogs.questionnaires import engine
 from dialogs.questionnaires.engine import AnswerValue, InvalidAnswer
 from dialogs.questionnaires.model import Item, Questionnaire, TextItem
-from storage.models import Answer, Language, Membership, QuestionnaireResponse
+from storage.models import (
+    Answer,
+    Language,
+    Membership,
+    OutboxMessage,
+    OutboxStatus,
+    QuestionnaireResponse,
+)
+
+# The outbox rows that open a questionnaire for a person: its prompts.
+_PROMPTS = (Kind.CHECKIN, Kind.CHECKIN_REMINDER, Kind.EVALUATION)
 
 
 class Skipped(enum.Enum):
@@ -127,6 +139,40 @@ async def load_response(
             Membership.person_id == person_id
         )
     return await session.scalar(stmt)
+
+
+async def occasion_is_open(
+    session: AsyncSession, membership: Membership, occasion: Occasion, now: datetime
+) -> bool:
+    """Whether this person may start the questionnaire of ``occasion`` (``checkin-3``,
+    ``post`` …) now: its prompt was sent to them, or the schedule opens it now (a prompt due
+    and not expired, waiting only for quiet hours or a pause), or they began it already.
+
+    The occasion in a "Start" button is only a request: without this, a forged button could
+    make a response for any occasion, and it would reach the research exports."""
+    stored = str(occasion)
+    begun = await session.scalar(select(QuestionnaireResponse.id).where(
+        QuestionnaireResponse.membership_id == membership.id,
+        QuestionnaireResponse.occasion == stored))
+    if begun is not None:
+        return True
+    prompts = await session.execute(
+        select(OutboxMessage.status, OutboxMessage.due_at, OutboxMessage.expires_at,
+               OutboxMessage.payload)
+        .where(OutboxMessage.person_id == membership.person_id,
+               OutboxMessage.kind.in_(_PROMPTS))
+    )
+    for status, due_at, expires_at, payload in prompts:
+        payload = payload or {}
+        if payload.get("occasion") != stored \
+                or payload.get("membership_id") not in (None, membership.id):
+            continue
+        if status == OutboxStatus.SENT:
+            return True
+        opened = due_at <= now and (expires_at is None or now < expires_at)
+        if status in (OutboxStatus.PENDING, OutboxStatus.CLAIMED) and opened:
+            return True
+    return False
 
 
 async def start_or_resume(

@@ -209,3 +209,35 @@ async def test_a_plan_made_before_the_first_webinar_counts_for_the_first_week(
     async with sandbox.services.sessions() as session:
         plans = list(await session.scalars(select(ActionPlan)))
     assert [(p.week, p.what, p.confidence) for p in plans] == [(1, "stretch", 9)]
+
+
+async def test_a_forged_start_button_opens_no_questionnaire_that_is_not_open(
+    sandbox: Sandbox, clock: FrozenClock
+) -> None:
+    created = await make_team(sandbox)
+    await join(sandbox, KIM, created.participant_invite.code, language="en")
+    await time_passes(sandbox, clock)  # the baseline prompt goes out on joining
+    baseline = prompt(sandbox, KIM, "Before the course starts")
+    # Occasions nobody opened for Kim: later, made up, or before their webinar.
+    for occasion, refusal in (("followup", "not open for you"), ("post", "not open for you"),
+                              ("checkin-1", "not open for you"),
+                              ("checkin-999", "no longer in use")):  # no such week at all
+        await sandbox.handled(sandbox.api.press_forged(
+            KIM, baseline.message_id, f"v1:q:start:{occasion}"))
+        answer = sandbox.api.callback_answers[-1].answer or {}
+        assert refusal in (answer.get("text") or "")
+    async with sandbox.services.sessions() as session:
+        assert list(await session.scalars(select(QuestionnaireResponse.occasion))) == []
+
+    # The prompt that was sent opens its questionnaire.
+    await sandbox.press(KIM, "Start", message_id=baseline.message_id)
+    current_item(sandbox, KIM)
+    # After webinar 1 the check-in is due: its Start opens it even before the prompt is out
+    # (it may be waiting for quiet hours to end).
+    clock.set(AFTER_WEBINAR_1)
+    await sandbox.handled(sandbox.api.press_forged(
+        KIM, baseline.message_id, "v1:q:start:checkin-1"))
+    current_item(sandbox, KIM)
+    async with sandbox.services.sessions() as session:
+        assert sorted(await session.scalars(select(QuestionnaireResponse.occasion))) == [
+            "baseline", "checkin-1"]

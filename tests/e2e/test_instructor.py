@@ -155,7 +155,7 @@ async def test_an_instructor_joins_by_invite(world: Sandbox) -> None:
 async def test_team_shows_progress_and_never_answers(world: Sandbox, clock: FrozenClock) -> None:
     created = await team_with_people(world, (KIM, LEA))
     await world.press(KIM, WORDS["en"].prepared)
-    world.api.block(LEA)
+    world.api.block(LEA, tell_bot=False)
     async with world.services.sessions.begin() as session:
         kim = await session.scalar(select(Membership).join(Person).where(
             Person.telegram_user_id == KIM))
@@ -209,7 +209,7 @@ async def test_broadcast_preview_confirm_and_report_counts_the_blocked(
 ) -> None:
     created = await team_with_people(world, (KIM, LEA))
     await time_passes(world, clock)  # what joining planned goes out first
-    world.api.block(LEA)  # the bot does not know yet: it learns from Telegram's 403
+    world.api.block(LEA, tell_bot=False)  # the bot does not know yet: it learns from a 403
 
     await world.send_text(IDA, "/broadcast")
     assert "Write your message" in (last(world, IDA).text or "")

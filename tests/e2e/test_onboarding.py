@@ -235,3 +235,41 @@ async def test_a_button_from_before_a_restart_still_works(settings, clock, tmp_p
             assert done is not None
             await after.press(ANNA, "English")
             assert after.api.last_message_to(ANNA).text.startswith("I will write to you")
+
+
+async def test_a_forged_later_button_cannot_skip_consent(sandbox: Sandbox) -> None:
+    created = await make_team(sandbox)
+    code = created.participant_invite.code
+    bo = ANNA + 1
+    # Bo goes as far as the age question: his "18 or older" button is genuine — for him.
+    sandbox.api.add_user(bo, "Bo", language_code="en")
+    await sandbox.send_text(bo, f"/start {code}")
+    for label in (LANGUAGE_BUTTON["en"], WORDS["en"].next, WORDS["en"].agree):
+        await sandbox.press(bo, label)
+    bos_adult = next(b["callback_data"] for b in sandbox.api.last_message_to(bo).buttons()
+                     if b["text"] == WORDS["en"].adult)
+    *_, mac = bos_adult.split(":")
+
+    # Anna says no to consent, then her client sends "18 or older" buttons of its own making.
+    sandbox.api.add_user(ANNA, "Anna", language_code="en")
+    await sandbox.send_text(ANNA, f"/start {code}")
+    for label in (LANGUAGE_BUTTON["en"], WORDS["en"].next, WORDS["en"].refuse):
+        await sandbox.press(ANNA, label)
+    screen = sandbox.api.last_message_to(ANNA)
+    for forged in (f"v1:o18:en:{code}",  # the button as it used to be
+                   bos_adult,  # someone else's
+                   bos_adult.replace(mac, "0" * len(mac)),  # a made-up signature
+                   f"v1:oc:en:{code}"):  # consent without the privacy notice that asks for it
+        await sandbox.handled(sandbox.api.press_forged(ANNA, screen.message_id, forged))
+    async with sandbox.services.sessions() as session:
+        assert await session.scalar(select(Person).where(Person.telegram_user_id == ANNA)) \
+            is None
+    assert "open your invite link again" in sandbox.api.last_message_to(ANNA).text
+
+    # Bo's own button, a day and more later: too old, and nothing is stored for him either.
+    sandbox.services.clock.advance(timedelta(days=1, minutes=1))  # type: ignore[attr-defined]
+    await sandbox.press(bo, WORDS["en"].adult)
+    async with sandbox.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Consent).join(Person).where(
+            Person.telegram_user_id.in_([ANNA, bo]))) == 0
+    assert "too old" in sandbox.api.last_message_to(bo).text

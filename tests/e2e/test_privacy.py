@@ -209,11 +209,12 @@ async def test_delete_erases_every_trace_and_keeps_the_other_person(
                 assert trace not in line, f"{table} still holds {trace!r}"
             if table != "audit_log":
                 assert anna_id not in line, f"{table} still holds the study ID"
-    # The audit log: the study ID and the fact, nothing else.
+    # The audit log: the study ID and the facts (joined by invite, erased), nothing else.
     async with bot.services.sessions() as session:
-        audit = list(await session.scalars(select(AuditLog).where(AuditLog.subject == anna_id)))
-        assert [(a.action, a.actor, a.details["reason"]) for a in audit] == [
-            ("person_erased", anna_id, "request")
+        audit = list(await session.scalars(select(AuditLog).where(AuditLog.subject == anna_id)
+                                           .order_by(AuditLog.id)))
+        assert [(a.action, a.actor.split(":")[0], a.details.get("reason")) for a in audit] == [
+            ("role.grant", "invite", None), ("person_erased", anna_id, "request")
         ]
         assert await session.scalar(
             select(OutboxMessage.id).where(OutboxMessage.chat_id == ANNA)
@@ -303,6 +304,7 @@ async def test_withdrawing_consent_stops_every_message_and_erases(
         audit = [(a.action, a.details) for a in await session.scalars(
             select(AuditLog).where(AuditLog.subject == anna_id).order_by(AuditLog.id))]
     assert audit == [
+        ("role.grant", {"team_id": created.team.id, "role": "participant"}),
         ("consent_withdrawn", {"version": privacy.PRIVACY_NOTICE_VERSION}),
         ("person_erased", {"reason": "withdrawal", "study_ids": [anna_id]}),
     ]
@@ -335,7 +337,8 @@ async def test_retention_erases_a_finished_team_after_the_set_time_and_not_befor
         people = set(await session.scalars(
             select(Person.telegram_user_id).where(Person.telegram_user_id.in_([ANNA, BO]))
         ))
-        audit = await session.scalar(select(AuditLog).where(AuditLog.subject == anna_id))
+        audit = await session.scalar(select(AuditLog).where(
+            AuditLog.subject == anna_id, AuditLog.action == "person_erased"))
     assert people == {BO}
     assert audit is not None
     assert (audit.actor, audit.details["reason"]) == ("system:retention", "retention")

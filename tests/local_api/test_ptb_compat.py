@@ -18,7 +18,7 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.constants import ParseMode
-from telegram.error import Conflict, EndPointNotFound, InvalidToken
+from telegram.error import Conflict, EndPointNotFound, Forbidden, InvalidToken
 from telegram.ext import ExtBot
 
 from bot.local_api import DEMO_TOKEN, LocalBotApi
@@ -325,3 +325,46 @@ async def test_wait_for_message_sees_replies_after_the_last_user_action(
     assert message.text == "her er dit svar"
     with pytest.raises(TimeoutError, match=r"here is dit svar|bot messages in that chat"):
         await api.wait_for_message(anna, lambda m: m.text == "never", timeout=0.01)
+
+
+async def test_blocking_and_unblocking_tell_the_bot_with_my_chat_member(
+    bot, api: LocalBotApi, anna: int
+) -> None:
+    await bot.get_updates()  # the /start update
+    blocked = api.block(anna)
+    assert blocked is not None
+    assert api.block(anna) is None  # blocking twice changes nothing, so Telegram says nothing
+    (update,) = await bot.get_updates(offset=blocked)
+    change = update.my_chat_member
+    assert change is not None
+    assert (change.chat.id, change.chat.type, change.from_user.id) == (anna, "private", anna)
+    assert (change.old_chat_member.status, change.new_chat_member.status) == ("member", "kicked")
+    assert change.new_chat_member.user.id == bot.id
+
+    # Writing again unblocks, as in Telegram: the bot hears of it before the message.
+    text_id = api.send_text(anna, "/start")
+    updates = await bot.get_updates(offset=blocked + 1)
+    assert [u.update_id for u in updates][-1] == text_id
+    (unblocked,) = [u.my_chat_member for u in updates if u.my_chat_member is not None]
+    assert (unblocked.old_chat_member.status, unblocked.new_chat_member.status) == (
+        "kicked", "member")
+    # A bot that missed the update learns it from the 403 only.
+    assert api.block(anna, tell_bot=False) is None
+    with pytest.raises(Forbidden):
+        await bot.send_message(anna, "hej")
+
+
+async def test_adding_the_bot_to_a_group_and_leaving_it(bot, api: LocalBotApi, anna: int) -> None:
+    api.add_group(-100300, "Kaffeklubben")
+    member_id, message_id = api.add_bot_to_group(anna, -100300)
+    updates = {u.update_id: u for u in await bot.get_updates()}
+    joined = updates[member_id].my_chat_member
+    assert joined is not None
+    assert (joined.old_chat_member.status, joined.new_chat_member.status) == ("left", "member")
+    service = updates[message_id].message
+    assert service is not None
+    assert [u.id for u in service.new_chat_members] == [bot.id]
+    assert await bot.leave_chat(-100300)
+    # Telegram refuses a second leave: the bot is no longer a member.
+    with pytest.raises(Forbidden, match="bot is not a member"):
+        await bot.leave_chat(-100300)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage.engine import create_engine, create_sessionmaker, database_url
+from storage.engine import SQLITE_BUSY_TIMEOUT_MS, create_engine, create_sessionmaker, database_url
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,8 @@ async def test_sqlite_file_is_private_with_wal_and_foreign_keys(tmp_path: Path) 
         async with engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
-            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == \
+                SQLITE_BUSY_TIMEOUT_MS
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
             await conn.commit()
         for sibling in path.parent.iterdir():  # -wal / -shm inherit the mode
