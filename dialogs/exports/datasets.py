@@ -204,7 +204,10 @@ def _dated(stmt: Select[Any], column: ColumnElement[Any], scope: ExportScope) ->
 
 def _free(value: ColumnElement[Any], scope: ExportScope) -> ColumnElement[Any]:
     # Free-text answers and plan wording are health data that may name people.
-    return safe_text(value) if scope.free_text else type_coerce(null(), value.type)
+    if scope.free_text:
+        return safe_text(value)
+    # Labelled: several empty columns in one SELECT must stay apart.
+    return type_coerce(null(), value.type).label(f"withheld_{value.key}")
 
 
 # --- participants -----------------------------------------------------------------------------

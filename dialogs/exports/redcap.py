@@ -22,7 +22,7 @@ from dialogs.exports.sql import neutralise
 from dialogs.exports.writers import private_file, read_typed
 from dialogs.questionnaires import ChoiceItem, Questionnaire, ScaleItem, TextItem, YesNoItem
 from dialogs.questionnaires.model import Item
-from locales.i18n import Tr
+from locales.i18n import N_, Tr
 from storage.models.base import COURSE_MODULES
 
 DICTIONARY = "redcap_data_dictionary.csv"
@@ -117,6 +117,39 @@ def _note(item: Item, tr: Tr) -> str:
         return "; ".join(f"{o.value} = {o.label.render(tr)}" for o in item.options
                          if o.nonsubstantive) + " (non-substantive)"
     return ""
+
+
+def codebook_columns(questionnaires: Mapping[str, Questionnaire]
+                     ) -> list[tuple[str, tuple[Column, ...]]]:
+    """The REDCap files' columns, for the codebook."""
+    found = fields(questionnaires)
+    forms = list(dict.fromkeys(f.instrument for f in found))
+    dictionary = N_("Column of REDCap's data dictionary import format (see REDCap's own "
+                    "help)")
+    records = [
+        Column(RECORD_ID, "string", N_("REDCap record: the participant's study ID")),
+        Column("redcap_event_name", "string", N_("REDCap event of the response's occasion, "
+                                                 "e.g. baseline_arm_1, checkin_1_arm_1")),
+    ]
+    for form in forms:
+        records += [Column(f.name, "string" if isinstance(f.item, TextItem) else "number",
+                           N_("Item answer as REDCap stores it: non-substantive answers as "
+                              "their code (see the dictionary)"))
+                    for f in found if f.instrument == form]
+        records.append(Column(f"{form}_complete", "integer", N_("REDCap form status: 2 "
+                                                                "complete, 0 incomplete")))
+    return [
+        (DICTIONARY.removesuffix(".csv"),
+         tuple(Column(h, "string", dictionary) for h in DICTIONARY_HEADER)),
+        (EVENTS.removesuffix(".csv"),
+         (Column("event_name", "string", N_("REDCap event to create in arm 1")),
+          Column("arm_num", "integer", N_("REDCap arm")))),
+        (MAPPING.removesuffix(".csv"),
+         (Column("arm_num", "integer", N_("REDCap arm")),
+          Column("unique_event_name", "string", N_("REDCap's name of the event")),
+          Column("form", "string", N_("Instrument collected at that event")))),
+        (RECORDS.removesuffix(".csv"), tuple(records)),
+    ]
 
 
 def write_dictionary(folder: Path, questionnaires: Mapping[str, Questionnaire], tr: Tr

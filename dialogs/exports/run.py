@@ -45,6 +45,7 @@ from storage.models import AuditLog, Municipality, Team
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = "2"
+PARALLEL_FROM_ROWS = 50_000
 WORKBOOK = "mestring-export.xlsx"
 INFO = "export_info"
 INFO_COLUMNS = (
@@ -99,7 +100,8 @@ async def run_export(
 
     `language` is that of the labels in the Stata/SPSS files and the REDCap dictionary (the
     codebook has all three). `workers` processes make the workbook, the labelled files and
-    REDCap from the CSVs (default: one per core, at most 2; 0 = in this process).
+    REDCap from the CSVs (default: one per core, at most 2, from `PARALLEL_FROM_ROWS` rows;
+    0 = in this process).
 
     The caller has checked that `actor` may see `scope` (see `coordinator_scope`)."""
     if language not in SUPPORTED_LOCALES:
@@ -114,8 +116,8 @@ async def run_export(
         tables, counts = await _write_csvs(session_factory, scope, folder, now, report,
                                            questionnaires, catalogs)
         made, not_in_workbook = await _derive(
-            folder, tables, questionnaires, language, report,
-            workbook=workbook, workers=_workers(workers), sheet_rows=sheet_rows)
+            folder, tables, questionnaires, language, report, workbook=workbook,
+            workers=_workers(workers, sum(counts.values())), sheet_rows=sheet_rows)
         files = [path for _, _, path, _ in tables] + made
         packed = pack(files, out_dir / folder.name, when=now, limit=part_limit)
         async with session_factory() as session, session.begin():
@@ -164,9 +166,13 @@ async def export_for_chat(
     return result.archives
 
 
-def _workers(requested: int | None) -> int:
+def _workers(requested: int | None, rows: int) -> int:
     if requested is not None:
         return max(0, requested)
+    # Starting a process (and importing pandas in it) takes a second or two: worth it only
+    # when there is real work to share.
+    if rows < PARALLEL_FROM_ROWS:
+        return 0
     return min(2, os.cpu_count() or 1)
 
 
@@ -237,7 +243,8 @@ async def _write_csvs(
         names = await _names(session, scope)
     book_rows = list(codebook.rows(found, questionnaires, catalogs,
                                    extra=[(codebook.NAME, codebook.COLUMNS),
-                                          (INFO, INFO_COLUMNS)]))
+                                          (INFO, INFO_COLUMNS),
+                                          *redcap.codebook_columns(questionnaires)]))
     done = report.start(codebook.NAME, len(book_rows))
     counts[codebook.NAME] = _write_rows(folder, codebook.NAME, codebook.COLUMNS, book_rows, done)
     tables.append((codebook.NAME, codebook.COLUMNS, folder / f"{codebook.NAME}.csv", None))
