@@ -103,7 +103,8 @@ async def test_nonsubstantive_answers_are_a_code_beside_the_value_never_the_valu
     tables = read_csvs(result.folder)
     plans = [r for r in tables["checkin_answers"].rows if r["item_key"] == "action_plan"]
     no_plan = [r for r in plans if r["value_nonsubstantive"] == "0"]
-    assert no_plan and len(no_plan) < len(plans)
+    assert no_plan
+    assert len(no_plan) < len(plans)
     assert all(r["value"] == "" for r in no_plan)
     assert all(r["value_nonsubstantive"] == "" for r in plans if r["value"] != "")
     wide = {r["response_id"]: r for r in tables["responses_checkin_v1"].rows}
@@ -202,7 +203,8 @@ async def test_redcap_dictionary_events_and_records_agree(
                      for c in field["Choices, Calculations, OR Slider Labels"].split("|")}
             assert value in codes, (column, value)
         completes = [row[f"{form}_complete"] for form in forms if row[f"{form}_complete"]]
-        assert len(completes) == 1 and completes[0] in {"0", "2"}
+        assert len(completes) == 1
+        assert completes[0] in {"0", "2"}
 
 
 MOOD = {
@@ -252,7 +254,8 @@ async def test_formula_text_is_neutralised_in_every_csv_and_numbers_stay_numbers
         "a cell a spreadsheet would run as a formula"
     for text in DANGEROUS:
         assert cells.count("'" + text) >= 3  # the answer (long and wide) and the plan
-    assert "'@Kommune" in cells and "'=Hold 9" in cells
+    assert "'@Kommune" in cells
+    assert "'=Hold 9" in cells
     tables = read_csvs(result.folder)
     long = [r for r in tables["evaluation_answers"].rows if r["item_key"] == "m1"]
     assert {r["value"] for r in long} == {"-3"}  # a negative number is a number
