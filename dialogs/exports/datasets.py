@@ -2,7 +2,7 @@
 
 Every query joins down to the membership, its team and municipality, and filters on the scope's
 ids; rows carry the membership's study ID and never a person's Telegram id, chat id or name
-(`persons` is never joined). Rows are streamed in batches (`session.stream` + `yield_per`).
+(`persons` is never joined). Rows are streamed in batches (`Connection.stream` + `yield_per`).
 
 Most datasets are one SQL query whose columns are the file's cells, already formatted in SQL
 (`dialogs.exports.sql`), so their CSV is written straight from the database cursor. The wide
@@ -118,7 +118,9 @@ class Dataset:
 
 
 async def _stream(session: AsyncSession, stmt: Select[Any]) -> AsyncIterator[Sequence[Any]]:
-    result = await session.stream(stmt.execution_options(yield_per=YIELD_PER))
+    # Core, not the ORM session: a column-only SELECT needs none of the ORM's per-row work.
+    connection = await session.connection()
+    result = await connection.stream(stmt.execution_options(yield_per=YIELD_PER))
     async for part in result.partitions():
         yield part
 
@@ -127,16 +129,24 @@ def _counted(stmt: Select[Any]) -> Select[Any]:
     return select(func.count()).select_from(stmt.order_by(None).subquery())
 
 
+# Occasions as the planner names them: "checkin-3" after webinar 3, else the questionnaire's
+# key ("baseline", "post", "followup"). Parsed here in SQL only, until occasions have a type.
+_CHECKIN_PREFIX = f"{CHECKIN}-"
+
+
+def checkin_occasion(week: int) -> str:
+    return f"{_CHECKIN_PREFIX}{week}"
+
+
 def checkin_occasion_week(occasion: ColumnElement[str]) -> ColumnElement[int]:
-    """``checkin-3`` → 3, other occasions → NULL (occasions as the planner names them)."""
-    prefix = f"{CHECKIN}-"
-    return case((occasion.like(f"{prefix}%"),
-                 cast(func.substr(occasion, len(prefix) + 1), Integer)), else_=null())
+    """``checkin-3`` → 3, other occasions → NULL."""
+    return case((occasion.like(f"{_CHECKIN_PREFIX}%"),
+                 cast(func.substr(occasion, len(_CHECKIN_PREFIX) + 1), Integer)), else_=null())
 
 
-def questionnaire_key(occasion: str) -> str:
+def occasion_questionnaire(occasion: ColumnElement[str]) -> ColumnElement[str]:
     """``checkin-3`` → ``checkin``; evaluation occasions are their questionnaire's key."""
-    return CHECKIN if occasion.startswith(f"{CHECKIN}-") else occasion
+    return case((occasion.like(f"{_CHECKIN_PREFIX}%"), literal(CHECKIN)), else_=occasion)
 
 
 def wide_name(key: str, version: str) -> str:
@@ -653,7 +663,7 @@ def prompts(scope: ExportScope) -> Dataset:
     qr = QuestionnaireResponse
     stmt = select(
         *_identity_sql(), o.id, plain(o.kind), occasion,
-        case((occasion.like(f"{CHECKIN}-%"), literal(CHECKIN)), else_=occasion),
+        occasion_questionnaire(occasion),
         o.payload["module_no"].as_integer(), flag(o.payload["asked_later_from"].as_string()
                                                   .is_not(None)),
         iso_text_utc(before_bar(o.payload["plan"].as_string())),

@@ -129,7 +129,10 @@ def write_labelled(wide: WideFile, folder: Path, tr: Tr) -> list[Path]:
                     data[column.name] = pd.Series(
                         [c if c is not None else v for v, c in pairs], dtype="float64")
             elif column.type == "string":
-                data[column.name] = pd.Series(values, dtype=object)
+                # Stata's missing string is "" (and readstat's long strings need one).
+                data[column.name] = pd.Series(
+                    [("" if v is None else v) for v in values] if stata else values,
+                    dtype=object)
             elif column.type == "datetime":
                 data[column.name] = pd.to_datetime(
                     pd.Series([v.replace(tzinfo=None) if v is not None else None  # type: ignore[union-attr]

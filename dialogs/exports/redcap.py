@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dialogs.exports.datasets import CHECKIN, Column, Value
+from dialogs.exports.datasets import CHECKIN, Column, Value, checkin_occasion
 from dialogs.exports.sql import neutralise
 from dialogs.exports.writers import private_file, read_typed
 from dialogs.questionnaires import ChoiceItem, Questionnaire, ScaleItem, TextItem, YesNoItem
@@ -56,7 +56,7 @@ class Event:
 
 EVENTS_IN_ORDER = (
     Event("baseline", "Baseline", EVALUATION),
-    *(Event(f"{CHECKIN}-{n}", f"Checkin {n}", CHECKIN) for n in range(1, COURSE_MODULES + 1)),
+    *(Event(checkin_occasion(n), f"Checkin {n}", CHECKIN) for n in range(1, COURSE_MODULES + 1)),
     Event("post", "Post", EVALUATION),
     Event("followup", "Followup", EVALUATION),
 )

@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,16 +91,17 @@ async def run_export(
     part_limit: int = TELEGRAM_DOCUMENT_LIMIT,
     language: str = SOURCE_LOCALE,
     workbook: bool = True,
-    workers: int | None = None,
+    parallel: bool | None = None,
     sheet_rows: int = MAX_SHEET_ROWS,
 ) -> ExportResult:
     """Write the export of `scope` into a new folder in `out_dir` and zip it; log it in the
     audit log as done by `actor` (a study ID or ``cli:<user>``, never a name).
 
     `language` is that of the labels in the Stata/SPSS files and the REDCap dictionary (the
-    codebook has all three). `workers` processes make the workbook, the labelled files and
-    REDCap from the CSVs (default: one per core, at most 2, from `PARALLEL_FROM_ROWS` rows;
-    0 = in this process).
+    codebook has all three). With `parallel` the workbook is written by a worker process,
+    sheet by sheet as the CSVs are done, while this process writes the CSVs and then the
+    labelled files and REDCap (default: from `PARALLEL_FROM_ROWS` rows, when there are two
+    cores).
 
     The caller has checked that `actor` may see `scope` (see `coordinator_scope`)."""
     if language not in SUPPORTED_LOCALES:
@@ -113,12 +113,25 @@ async def run_export(
     folder = _new_folder(out_dir, stem)
     report = _Reporter(progress)
     try:
-        tables, counts = await _write_csvs(session_factory, scope, folder, now, report,
-                                           questionnaires, catalogs)
-        made, not_in_workbook = await _derive(
-            folder, tables, questionnaires, language, report, workbook=workbook,
-            workers=_workers(workers, sum(counts.values())), sheet_rows=sheet_rows)
-        files = [path for _, _, path, _ in tables] + made
+        tables, counts, book = await _write(
+            session_factory, scope, folder, now, report, questionnaires, catalogs,
+            workbook=workbook, parallel=parallel, sheet_rows=sheet_rows)
+        try:
+            # Meanwhile a worker may still be writing the workbook.
+            made = await asyncio.to_thread(_derive, folder, tables, questionnaires, language,
+                                           report)
+            not_in_workbook: list[str] = []
+            if book is not None:
+                report.more(1)
+                done = report.start(WORKBOOK, 1)
+                not_in_workbook = await book.finish()
+                done(1, True)
+                made.append(folder / WORKBOOK)
+        except BaseException:
+            if book is not None:
+                book.abort()
+            raise
+        files = [t.path for t in tables] + made
         packed = pack(files, out_dir / folder.name, when=now, limit=part_limit)
         async with session_factory() as session, session.begin():
             session.add(AuditLog(
@@ -166,14 +179,12 @@ async def export_for_chat(
     return result.archives
 
 
-def _workers(requested: int | None, rows: int) -> int:
+def _parallel(requested: bool | None, rows: int) -> bool:
     if requested is not None:
-        return max(0, requested)
-    # Starting a process (and importing pandas in it) takes a second or two: worth it only
-    # when there is real work to share.
-    if rows < PARALLEL_FROM_ROWS:
-        return 0
-    return min(2, os.cpu_count() or 1)
+        return requested
+    # Starting a process takes a second or two: worth it only when there is real work to
+    # share, and a second core to share it with.
+    return rows >= PARALLEL_FROM_ROWS and (os.cpu_count() or 1) > 1
 
 
 def _discard(folder: Path, out_dir: Path) -> None:
@@ -203,6 +214,10 @@ class _Reporter:
         self.steps = 0
         self._index = 0
 
+    def more(self, steps: int) -> None:
+        """`steps` more to come after those started so far (the real number, now known)."""
+        self.steps = self._index + steps
+
     def start(self, name: str, total: int | None) -> Callable[[int, bool], None]:
         self._index += 1
         index = self._index
@@ -215,10 +230,9 @@ class _Reporter:
         return report
 
 
-Table = tuple[str, tuple[Column, ...], Path]
 
 
-async def _write_csvs(
+async def _write(
     session_factory: async_sessionmaker[AsyncSession],
     scope: ExportScope,
     folder: Path,
@@ -226,33 +240,58 @@ async def _write_csvs(
     report: _Reporter,
     questionnaires: Mapping[str, Questionnaire],
     catalogs: Catalogs,
-) -> tuple[list[tuple[str, tuple[Column, ...], Path, Dataset | None]], dict[str, int]]:
+    *,
+    workbook: bool,
+    parallel: bool | None,
+    sheet_rows: int,
+) -> tuple[list[Written], dict[str, int], _Workbook | None]:
+    """Every CSV (the datasets in one read snapshot, the codebook, the export info), each
+    handed to the workbook as soon as it is written; returns them, the rows per dataset and
+    the workbook still being written."""
     counts: dict[str, int] = {}
-    tables: list[tuple[str, tuple[Column, ...], Path, Dataset | None]] = []
-    async with session_factory() as session, session.begin():
-        if session.get_bind().dialect.name == "postgresql":
-            # One snapshot for every query, read-only: long and wide files must agree.
-            await session.connection(execution_options={
-                "isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
-        found = await datasets.build(session, scope, questionnaires)
-        report.steps = len(found) + 2 + len(datasets.wide(found)) + 2  # + derived files
-        for dataset in found:
-            done = report.start(dataset.name, await dataset.count(session))
-            path, counts[dataset.name] = await _copy(dataset, session, folder, done)
-            tables.append((dataset.name, dataset.columns, path, dataset))
-        names = await _names(session, scope)
-    book_rows = list(codebook.rows(found, questionnaires, catalogs,
-                                   extra=[(codebook.NAME, codebook.COLUMNS),
-                                          (INFO, INFO_COLUMNS),
-                                          *redcap.codebook_columns(questionnaires)]))
-    done = report.start(codebook.NAME, len(book_rows))
-    counts[codebook.NAME] = _write_rows(folder, codebook.NAME, codebook.COLUMNS, book_rows, done)
-    tables.append((codebook.NAME, codebook.COLUMNS, folder / f"{codebook.NAME}.csv", None))
-    info = _info(scope, now, names, counts, questionnaires)
-    done = report.start(INFO, len(info))
-    counts[INFO] = _write_rows(folder, INFO, INFO_COLUMNS, info, done)
-    tables.append((INFO, INFO_COLUMNS, folder / f"{INFO}.csv", None))
-    return tables, counts
+    tables: list[Written] = []
+    book: _Workbook | None = None
+    try:
+        async with session_factory() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                # One snapshot for every query, read-only: long and wide files must agree.
+                await session.connection(execution_options={
+                    "isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+            found = await datasets.build(session, scope, questionnaires)
+            totals = [await d.count(session) for d in found]
+            if workbook:
+                book = _Workbook(folder / WORKBOOK, sheet_rows,
+                                 _parallel(parallel, sum(totals)))
+            # The datasets, codebook and export info; then the files made from them.
+            report.steps = len(found) + 2
+            for dataset, total in zip(found, totals, strict=True):
+                done = report.start(dataset.name, total)
+                path, counts[dataset.name] = await _copy(dataset, session, folder, done)
+                tables.append(Written(dataset.name, dataset.columns, path, dataset))
+                if book is not None:
+                    book.add(tables[-1])
+            names = await _names(session, scope)
+        book_rows = list(codebook.rows(found, questionnaires, catalogs,
+                                       extra=[(codebook.NAME, codebook.COLUMNS),
+                                              (INFO, INFO_COLUMNS),
+                                              *redcap.codebook_columns(questionnaires)]))
+        done = report.start(codebook.NAME, len(book_rows))
+        counts[codebook.NAME] = _write_rows(folder, codebook.NAME, codebook.COLUMNS,
+                                            book_rows, done)
+        tables.append(Written(codebook.NAME, codebook.COLUMNS,
+                              folder / f"{codebook.NAME}.csv"))
+        info = _info(scope, now, names, counts, questionnaires)
+        done = report.start(INFO, len(info))
+        counts[INFO] = _write_rows(folder, INFO, INFO_COLUMNS, info, done)
+        tables.append(Written(INFO, INFO_COLUMNS, folder / f"{INFO}.csv"))
+        if book is not None:
+            for table in tables[-2:]:
+                book.add(table)
+    except BaseException:
+        if book is not None:
+            book.abort()
+        raise
+    return tables, counts, book
 
 
 async def _copy(dataset: Dataset, session: AsyncSession, folder: Path,
@@ -286,86 +325,97 @@ def _write_rows(folder: Path, name: str, columns: Sequence[Column], rows: Sequen
     return table.rows
 
 
-# --- files made from the CSVs, in worker processes ---------------------------------------------
+# --- files made from the CSVs --------------------------------------------------------------
 
-def _make_workbook(path: Path, tables: list[Table], sheet_rows: int) -> list[str]:
-    return write_workbook(path, tables, max_rows=sheet_rows)
+@dataclass(frozen=True)
+class Written:
+    """A finished CSV file and what it holds."""
+
+    name: str
+    columns: tuple[Column, ...]
+    path: Path
+    dataset: Dataset | None = None
+
+    @property
+    def table(self) -> tuple[str, tuple[Column, ...], Path]:
+        return (self.name, self.columns, self.path)
 
 
-def _make_labelled(wide: labelled.WideFile, folder: Path, language: str) -> list[Path]:
-    return labelled.write_labelled(wide, folder, Catalogs.load().tr(language))
+def _workbook_process(path: Path, sheet_rows: int, tables: Any, result: Any) -> None:
+    """A worker process: a sheet for each (name, columns, csv) put on `tables` until None."""
+    try:
+        result.put(("ok", write_workbook(path, iter(tables.get, None), max_rows=sheet_rows)))
+    except BaseException as exc:  # reported to the export, which fails with it
+        result.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _make_redcap(folder: Path, questionnaires: Mapping[str, Questionnaire],
-                 sources: list[redcap.WideSource], language: str) -> list[Path]:
+class _Workbook:
+    """The XLSX workbook, written sheet by sheet as the CSVs are finished: in a worker process
+    when `parallel` (XlsxWriter is CPU-bound Python, and the workbook is the slowest file),
+    else here at the end."""
+
+    def __init__(self, path: Path, sheet_rows: int, parallel: bool) -> None:
+        self._path, self._sheet_rows = path, sheet_rows
+        self._tables: list[tuple[str, tuple[Column, ...], Path]] = []
+        self._process: Any = None
+        if parallel:
+            context = multiprocessing.get_context("spawn")
+            self._queue: Any = context.Queue()
+            self._result: Any = context.Queue()
+            self._process = context.Process(
+                target=_workbook_process, args=(path, sheet_rows, self._queue, self._result),
+                name="mestring-export-workbook", daemon=True)
+            self._process.start()
+
+    def add(self, table: Written) -> None:
+        if self._process is not None:
+            self._queue.put(table.table)
+        else:
+            self._tables.append(table.table)
+
+    async def finish(self) -> list[str]:
+        """The datasets left out (too long for a sheet), once the workbook is saved."""
+        if self._process is None:
+            return await asyncio.to_thread(write_workbook, self._path, self._tables,
+                                           max_rows=self._sheet_rows)
+        self._queue.put(None)
+        status, value = await asyncio.to_thread(self._result.get)
+        await asyncio.to_thread(self._process.join)
+        if status != "ok":
+            raise RuntimeError(f"writing the workbook failed: {value}")
+        return list(value)
+
+    def abort(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
+
+def _derive(folder: Path, tables: Sequence[Written],
+            questionnaires: Mapping[str, Questionnaire], language: str,
+            report: _Reporter) -> list[Path]:
+    """The labelled files of each wide dataset and the REDCap files, from the CSVs (in a
+    thread of this process, while a worker may still be writing the workbook)."""
+    wides = [t.dataset for t in tables
+             if t.dataset is not None and t.dataset.questionnaire is not None]
     tr = Catalogs.load().tr(language)
-    return [*redcap.write_dictionary(folder, questionnaires, tr),
-            redcap.write_records(folder, questionnaires, sources)]
-
-
-class _Inline(Executor):
-    """Runs jobs at once in this process (`workers=0`)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
-async def _derive(
-    folder: Path,
-    tables: list[tuple[str, tuple[Column, ...], Path, Dataset | None]],
-    questionnaires: Mapping[str, Questionnaire],
-    language: str,
-    report: _Reporter,
-    *,
-    workbook: bool,
-    workers: int,
-    sheet_rows: int,
-) -> tuple[list[Path], list[str]]:
-    """The workbook, the labelled files of each wide dataset and REDCap, made from the CSV
-    files in parallel (each is CPU work in Python: processes, not threads)."""
-    wides = [d for _, _, _, d in tables if d is not None and d.questionnaire is not None]
-    jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
-    if workbook:
-        jobs.append((WORKBOOK, _make_workbook, (folder / WORKBOOK,
-                                                [(n, c, p) for n, c, p, _ in tables],
-                                                sheet_rows)))
+    report.more(len(wides) + 1)
+    made: list[Path] = []
     for d in wides:
         assert d.questionnaire is not None
-        wide = labelled.WideFile(d.name, folder / f"{d.name}.csv", d.columns,
-                                 questionnaires.get(d.questionnaire[0]), d.items,
-                                 dict(d.nonsubstantive or {}))
-        jobs.append((f"{d.name} (.dta .sav)", _make_labelled, (wide, folder, language)))
+        done = report.start(f"{d.name} (.dta .sav)", 1)
+        made += labelled.write_labelled(labelled.WideFile(
+            d.name, folder / f"{d.name}.csv", d.columns,
+            questionnaires.get(d.questionnaire[0]), d.items, dict(d.nonsubstantive or {})),
+            folder, tr)
+        done(1, True)
+    done = report.start("redcap", 1)
     sources = [redcap.WideSource(d.questionnaire[0], folder / f"{d.name}.csv", d.columns,  # type: ignore[index]
                                  dict(d.nonsubstantive or {})) for d in wides]
-    jobs.append(("redcap", _make_redcap, (folder, dict(questionnaires), sources, language)))
-    report.steps = report._index + len(jobs)
-    executor: Executor = (
-        ProcessPoolExecutor(max_workers=workers,
-                            mp_context=multiprocessing.get_context("spawn"))
-        if workers > 0 else _Inline())
-    made: list[Path] = []
-    not_in_workbook: list[str] = []
-    try:
-        running = []
-        for name, fn, args in jobs:
-            done = report.start(name, 1)
-            running.append((name, done, asyncio.wrap_future(executor.submit(fn, *args))))
-        for name, done, future in running:
-            result = await future
-            if name == WORKBOOK:
-                made.append(folder / WORKBOOK)
-                not_in_workbook = list(result)
-            else:
-                made += result
-            done(1, True)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-    return made, not_in_workbook
+    made += [*redcap.write_dictionary(folder, questionnaires, tr),
+             redcap.write_records(folder, questionnaires, sources)]
+    done(1, True)
+    return made
 
 
 async def _names(session: AsyncSession, scope: ExportScope) -> tuple[list[str], list[str]]:
