@@ -5,6 +5,7 @@ Then, on that database and one after the other:
 
 - the floor: every query the export runs (each dataset's rows and its count), compiled to SQL
   and run by ``sqlite3 -csv`` into /dev/null — the long-answer queries on their own too;
+- the long CSVs written by the export's own code with nothing else running (the ratio);
 - the export itself in a fresh process (``run_export`` with its default workers), timing each
   dataset's CSV and the whole export (all CSVs, codebook, workbook, labelled files, REDCap,
   zip), sampling the peak RSS of the export process and its workers together.
@@ -78,6 +79,28 @@ async def _queries(url: str) -> list[tuple[str, str]]:
     return out
 
 
+async def _long_alone(url: str, out: Path) -> float:
+    """The export's own code writing the long CSVs, with nothing else running."""
+    from dialogs.exports import resolve_scope
+    from dialogs.exports.writers import CsvTable
+
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            scope = await resolve_scope(session, municipalities=MUNICIPALITIES)
+            qs = load_questionnaires()
+            started = time.perf_counter()
+            for checkin in (True, False):
+                dataset = datasets.answers(scope, qs, checkin=checkin)
+                table = CsvTable(out / f"{dataset.name}.csv", [c.name for c in dataset.columns])
+                async for batch in dataset.batches(session):
+                    table.write(batch)
+                table.close()
+            return time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
 def _floor(db: Path, queries: list[tuple[str, str]]) -> dict[str, float]:
     seconds: dict[str, float] = {}
     for name, sql in queries:
@@ -133,7 +156,9 @@ async def _export(url: str, out: Path, workbook: bool) -> dict[str, object]:
             / 2**20, "not_in_workbook": result.not_in_workbook}
 
 
-def measure(answers: int, workdir: Path, workbook: bool) -> dict[str, object]:
+def measure(answers: int, workdir: Path, modes: list[bool]) -> list[dict[str, object]]:
+    """Fill once; then the floors, the long CSVs alone, and an export per mode (with or
+    without the workbook) on the same database."""
     participants = max(2, round(answers / answers_per_participant(load_questionnaires())))
     db = workdir / f"bench-{answers}.db"
     url = f"sqlite:///{db}"
@@ -141,20 +166,26 @@ def measure(answers: int, workdir: Path, workbook: bool) -> dict[str, object]:
     rows = asyncio.run(_fill(url, participants))
     queries = asyncio.run(_queries(url))
     floor = _floor(db, queries)
-    child = subprocess.run([sys.executable, __file__, "--child", url,
-                            str(workdir / f"out-{answers}"),
-                            *([] if workbook else ["--no-xlsx"])],
-                           capture_output=True, text=True, check=True)
-    figures = json.loads(child.stdout.strip().splitlines()[-1])
-    took = figures["datasets"]
-    return {
-        "answers": rows, "participants": participants,
-        "long_s": sum(took[n] for n in LONG), "long_floor_s": sum(floor[n] for n in LONG),
-        "export_s": figures["seconds"], "floor_s": sum(floor.values()),
-        "peak_mb": figures["peak_mb"], "zip_mb": figures["zip_mb"],
-        "workbook_s": took.get("mestring-export.xlsx", float("nan")),
-        "not_in_workbook": figures["not_in_workbook"],
-    }
+    (workdir / f"long-{answers}").mkdir()
+    alone = asyncio.run(_long_alone(url, workdir / f"long-{answers}"))
+    out = []
+    for workbook in modes:
+        child = subprocess.run([sys.executable, __file__, "--child", url,
+                                str(workdir / f"out-{answers}-{workbook}"),
+                                *([] if workbook else ["--no-xlsx"])],
+                               capture_output=True, text=True, check=True)
+        figures = json.loads(child.stdout.strip().splitlines()[-1])
+        took = figures["datasets"]
+        out.append({
+            "workbook": workbook, "answers": rows, "participants": participants,
+            "long_alone_s": alone, "long_s": sum(took[n] for n in LONG),
+            "long_floor_s": sum(floor[n] for n in LONG),
+            "export_s": figures["seconds"], "floor_s": sum(floor.values()),
+            "peak_mb": figures["peak_mb"], "zip_mb": figures["zip_mb"],
+            "workbook_s": took.get("mestring-export.xlsx", float("nan")),
+            "not_in_workbook": figures["not_in_workbook"],
+        })
+    return out
 
 
 def main() -> None:
@@ -162,6 +193,8 @@ def main() -> None:
     parser.add_argument("--answers", type=int, action="append")
     parser.add_argument("--no-xlsx", action="store_true",
                         help="export without the XLSX workbook (run_export(workbook=False))")
+    parser.add_argument("--both", action="store_true",
+                        help="export with and without the workbook, on the same database")
     parser.add_argument("--child", nargs=2, metavar=("URL", "OUT"))
     args = parser.parse_args()
     if args.child:
@@ -171,22 +204,28 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB; load {psutil.getloadavg()}",
           flush=True)
-    print(f"workbook: {'no (--no-xlsx)' if args.no_xlsx else 'yes'}")
-    print("| answers | long CSV s | its floor s | ratio (≤ 3) | whole export s | floor of all "
-          "queries s | ratio (≤ 5) | workbook s | peak PSS MB (< 200) | zip MB |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
+    modes = [True, False] if args.both else [not args.no_xlsx]
+    print("| answers | workbook | long CSVs s (alone) | in the export s | their floor s "
+          "| ratio (≤ 3) | whole export s | floor of all queries s | ratio (≤ 5) | workbook s "
+          "| peak PSS MB (< 200) | zip MB |")
+    print("| ---: | :-: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="mestring-speed-") as tmp:
         for size in args.answers or [100_000, 1_000_000]:
-            f = measure(size, Path(tmp), workbook=not args.no_xlsx)
-            print(f"| {f['answers']:,} | {f['long_s']:.1f} | {f['long_floor_s']:.1f} "
-                  f"| {f['long_s'] / f['long_floor_s']:.1f} | {f['export_s']:.1f} "  # type: ignore[operator]
-                  f"| {f['floor_s']:.1f} | {f['export_s'] / f['floor_s']:.1f} "  # type: ignore[operator]
-                  f"| {f['workbook_s']:.1f} | {f['peak_mb']:.0f} | {f['zip_mb']:.1f} |",
-                  flush=True)
-            if f["not_in_workbook"]:
-                print(f"  not in the workbook: {', '.join(f['not_in_workbook'])}",  # type: ignore[arg-type]
-                      flush=True)
+            for f in measure(size, Path(tmp), modes):
+                _row(f)
     print(f"load after: {psutil.getloadavg()}")
+
+
+def _row(f: dict[str, object]) -> None:
+    print(f"| {f['answers']:,} | {'yes' if f['workbook'] else 'no'} "
+          f"| {f['long_alone_s']:.1f} | {f['long_s']:.1f} | {f['long_floor_s']:.1f} "
+          f"| {f['long_alone_s'] / f['long_floor_s']:.1f} | {f['export_s']:.1f} "  # type: ignore[operator]
+          f"| {f['floor_s']:.1f} | {f['export_s'] / f['floor_s']:.1f} "  # type: ignore[operator]
+          f"| {f['workbook_s']:.1f} | {f['peak_mb']:.0f} | {f['zip_mb']:.1f} |", flush=True)
+    if f["not_in_workbook"]:
+        print(f"  not in the workbook: {', '.join(f['not_in_workbook'])}",  # type: ignore[arg-type]
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dialogs.exports.datasets import SCORE_PREFIX, Column, Value
-from dialogs.exports.writers import read_typed
+from dialogs.exports.datasets import SCORE_PREFIX, Column
 from dialogs.questionnaires import ChoiceItem, Questionnaire, ScaleItem, YesNoItem
 from locales.i18n import Tr
 
@@ -101,45 +100,37 @@ def value_labels(wide: WideFile, tr: Tr) -> dict[str, dict[Any, str]]:
 
 def write_labelled(wide: WideFile, folder: Path, tr: Tr) -> list[Path]:
     """``<name>.dta`` and ``<name>.sav`` next to the CSV; returns their paths."""
-    import pandas as pd  # a heavy import, needed only here (in the worker that writes these)
+    import pandas as pd  # a heavy import, needed only for these files
     import pyreadstat
 
     names = [c.name for c in wide.columns]
-    cells: dict[str, list[Value]] = {name: [] for name in names}
-    for row in read_typed(wide.csv, wide.columns):
-        for name, value in zip(names, row, strict=True):
-            cells[name].append(value)
+    # pandas' C parser, numbers as float64 and repeated strings as categories: a fraction of
+    # the memory of Python objects per cell (the dataset is held while it is written).
+    frame = pd.read_csv(
+        wide.csv, encoding="utf-8-sig", keep_default_na=False, na_values=[""],
+        dtype={c.name: "category" if c.type in ("string", "datetime") else "float64"
+               for c in wide.columns})
+    for column in wide.columns:
+        if column.type == "datetime":
+            frame[column.name] = pd.to_datetime(
+                frame[column.name].astype(object), format="%Y-%m-%dT%H:%M:%SZ")
     # The item cell of a non-substantive answer: its code (SPSS, declared missing) or a
     # tagged missing value (Stata); the CSV leaves it empty and gives the code beside it.
-    codes = {item: cells[code] for item, code in wide.nonsubstantive.items()}
-    tags = {item: {c: _TAGS[i] for i, c in enumerate(sorted(
-        {v for v in values if v is not None}))} for item, values in codes.items()}
-
-    def frame(stata: bool) -> Any:
-        data: dict[str, Any] = {}
-        for column in wide.columns:
-            values = cells[column.name]
-            if column.name in codes:
-                pairs = zip(values, codes[column.name], strict=True)
-                if stata:
-                    data[column.name] = pd.Series(
-                        [tags[column.name][c] if c is not None else v for v, c in pairs],
-                        dtype=object)
-                else:
-                    data[column.name] = pd.Series(
-                        [c if c is not None else v for v, c in pairs], dtype="float64")
-            elif column.type == "string":
-                # Stata's missing string is "" (and readstat's long strings need one).
-                data[column.name] = pd.Series(
-                    [("" if v is None else v) for v in values] if stata else values,
-                    dtype=object)
-            elif column.type == "datetime":
-                data[column.name] = pd.to_datetime(
-                    pd.Series([v.replace(tzinfo=None) if v is not None else None  # type: ignore[union-attr]
-                               for v in values], dtype=object))
-            else:
-                data[column.name] = pd.Series(values, dtype="float64")
-        return pd.DataFrame(data, columns=names)
+    tags = {item: {float(c): _TAGS[i] for i, c in enumerate(sorted(
+        frame[code].dropna().unique()))} for item, code in wide.nonsubstantive.items()}
+    sav_frame = frame.copy(deep=False)
+    dta_frame = frame.copy(deep=False)
+    for item, code in wide.nonsubstantive.items():
+        sav_frame[item] = frame[item].fillna(frame[code])
+        tagged = frame[item].astype(object)
+        odd = frame[code].notna()
+        tagged[odd] = frame[code][odd].map(tags[item])
+        dta_frame[item] = tagged
+    for column in wide.columns:
+        if column.type == "string":
+            # Stata's missing string is "" (and readstat's long strings need one).
+            dta_frame[column.name] = frame[column.name].astype(object).where(
+                frame[column.name].notna(), "")
 
     variables = variable_labels(wide, tr)
     values = value_labels(wide, tr)
@@ -153,17 +144,17 @@ def write_labelled(wide: WideFile, folder: Path, tr: Tr) -> list[Path]:
             labels[tag] = labels.pop(code, str(code))
         stata_values[renamed[name]] = labels
     pyreadstat.write_dta(
-        frame(stata=True).rename(columns=renamed), str(dta),
+        dta_frame.rename(columns=renamed), str(dta),
         file_label=_clip(wide.name, STATA_LABEL),
         column_labels={renamed[n]: _clip(label, STATA_LABEL) for n, label in variables.items()},
         variable_value_labels=stata_values,
         missing_user_values={renamed[item]: list(t.values()) for item, t in tags.items() if t},
     )
     pyreadstat.write_sav(
-        frame(stata=False), str(sav), file_label=wide.name,
+        sav_frame, str(sav), file_label=wide.name,
         column_labels={n: _clip(label, SPSS_LABEL) for n, label in variables.items()},
         variable_value_labels=values,
-        missing_ranges={item: [float(c) for c in t] for item, t in tags.items() if t},
+        missing_ranges={item: list(t) for item, t in tags.items() if t},
     )
     for path in (dta, sav):
         path.chmod(0o600)

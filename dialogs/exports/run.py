@@ -117,15 +117,16 @@ async def run_export(
             session_factory, scope, folder, now, report, questionnaires, catalogs,
             workbook=workbook, parallel=parallel, sheet_rows=sheet_rows)
         try:
-            # Meanwhile a worker may still be writing the workbook.
-            made = await asyncio.to_thread(_derive, folder, tables, questionnaires, language,
-                                           report)
             not_in_workbook: list[str] = []
             if book is not None:
                 report.more(1)
-                done = report.start(WORKBOOK, 1)
+                workbook_done = report.start(WORKBOOK, 1)
+            # Meanwhile a worker may still be writing the workbook.
+            made = await asyncio.to_thread(_derive, folder, tables, questionnaires, language,
+                                           report)
+            if book is not None:
                 not_in_workbook = await book.finish()
-                done(1, True)
+                workbook_done(1, True)
                 made.append(folder / WORKBOOK)
         except BaseException:
             if book is not None:
