@@ -43,7 +43,6 @@ EVALUATING = "44,34,76,1,,1033,false,true,false,false,false,-1,true"
 
 async def _export(folder: Path) -> Path:
     url = f"sqlite:///{folder / 'check.db'}"
-    upgrade(url)
     engine = create_engine(url)
     try:
         sessions = create_sessionmaker(engine)
@@ -94,6 +93,7 @@ def main() -> None:
     version = subprocess.run(["soffice", "--version"], capture_output=True, text=True).stdout
     print(version.strip())
     with tempfile.TemporaryDirectory(prefix="mestring-lo-") as tmp:
+        upgrade(f"sqlite:///{Path(tmp) / 'check.db'}")
         folder = asyncio.run(_export(Path(tmp)))
         for name in ("action_plans", "participants"):
             source = folder / f"{name}.csv"
