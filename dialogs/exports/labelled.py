@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogs.exports.datasets import SCORE_PREFIX, Column
+from dialogs.exports.writers import short_unique
 from dialogs.questionnaires import ChoiceItem, Questionnaire, ScaleItem, YesNoItem
 from locales.i18n import Tr
 
@@ -43,14 +44,7 @@ def stata_names(names: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     taken: set[str] = set()
     for name in names:
-        short = re.sub(r"[^A-Za-z0-9_]", "_", name)[:STATA_NAME]
-        n = 1
-        while short.lower() in taken:
-            suffix = f"_{n}"
-            short = name[: STATA_NAME - len(suffix)] + suffix
-            n += 1
-        taken.add(short.lower())
-        out[name] = short
+        out[name] = short_unique(re.sub(r"[^A-Za-z0-9_]", "_", name), STATA_NAME, taken)
     return out
 
 

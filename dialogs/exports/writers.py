@@ -159,11 +159,17 @@ def write_workbook(path: Path, tables: Iterable[tuple[str, Sequence[Column], Pat
 
 
 def _sheet_name(name: str, taken: set[str]) -> str:
-    title = name[:MAX_SHEET_NAME]
+    return short_unique(name, MAX_SHEET_NAME, taken)
+
+
+def short_unique(name: str, limit: int, taken: set[str]) -> str:
+    """`name` cut to `limit` characters, with ``_2``, ``_3``, … until no name in `taken`
+    (compared without case) is the same; the result is added to `taken`."""
+    short = name[:limit]
     number = 2
-    while title.lower() in taken:
+    while short.lower() in taken:
         suffix = f"_{number}"
-        title = name[: MAX_SHEET_NAME - len(suffix)] + suffix
+        short = name[: limit - len(suffix)] + suffix
         number += 1
-    taken.add(title.lower())
-    return title
+    taken.add(short.lower())
+    return short

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialogs.exports import ExportResult, resolve_scope, run_export
 from dialogs.exports.datasets import round_score
+from dialogs.exports.labelled import stata_names
 from dialogs.exports.sql import FORMULA_STARTS
 from dialogs.questionnaires import Questionnaire, engine, load_questionnaires
 from dialogs.questionnaires.service import record_answer, start_or_resume
@@ -311,3 +312,12 @@ async def test_scores_follow_one_rounding_rule_everywhere(
             assert in_sheet == expected
             in_sav = sav[f"score_{rule}"][i]
             assert (math.isnan(in_sav) if expected is None else in_sav == expected)
+
+
+def test_column_names_too_long_for_stata_are_cut_apart() -> None:
+    long = "knowledge_balance_between_professionals_and_peers"
+    names = stata_names([long, f"{long}_nonsub", "score_coping", "odd-name"])
+    assert names["score_coping"] == "score_coping"
+    assert names["odd-name"] == "odd_name"
+    assert all(len(v) <= 32 for v in names.values())
+    assert len({v.lower() for v in names.values()}) == 4
