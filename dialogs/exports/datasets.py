@@ -12,8 +12,10 @@ those rows are shaped in Python, one response at a time.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -108,21 +110,31 @@ class Dataset:
 
     async def batches(self, session: AsyncSession) -> AsyncIterator[list[Row]]:
         """The file's rows, a batch at a time."""
-        raw = _stream(session, self.query)
-        if self.shape is None:
-            async for part in raw:
-                yield part  # type: ignore[misc]
-        else:
-            async for part in self.shape(raw):
-                yield part
+        # aclosing: the stream's prefetch is cancelled even when the caller stops early.
+        async with aclosing(_stream(session, self.query)) as raw:
+            if self.shape is None:
+                async for part in raw:
+                    yield part  # type: ignore[misc]
+            else:
+                async for part in self.shape(raw):
+                    yield part
 
 
 async def _stream(session: AsyncSession, stmt: Select[Any]) -> AsyncIterator[Sequence[Any]]:
     # Core, not the ORM session: a column-only SELECT needs none of the ORM's per-row work.
     connection = await session.connection()
     result = await connection.stream(stmt.execution_options(yield_per=YIELD_PER))
-    async for part in result.partitions():
-        yield part
+    parts = result.partitions().__aiter__()
+    # The next batch is fetched while the caller writes this one: aiosqlite runs SQLite in
+    # its own thread, so the query and the CSV writer overlap instead of taking turns.
+    pending = asyncio.ensure_future(anext(parts, None))
+    try:
+        while (part := await pending) is not None:
+            pending = asyncio.ensure_future(anext(parts, None))
+            await asyncio.sleep(0)  # let that fetch reach the driver before we hand back
+            yield part
+    finally:
+        pending.cancel()
 
 
 def _counted(stmt: Select[Any]) -> Select[Any]:
