@@ -122,9 +122,12 @@ def write_labelled(wide: WideFile, folder: Path, tr: Tr) -> list[Path]:
         dta_frame[item] = tagged
     for column in wide.columns:
         if column.type == "string":
-            # Stata's missing string is "" (and readstat's long strings need one).
-            dta_frame[column.name] = frame[column.name].astype(object).where(
-                frame[column.name].notna(), "")
+            # Stata's missing string is "" (and readstat's long strings need one); still a
+            # category, so no Python string per cell.
+            values = frame[column.name]
+            if "" not in values.cat.categories:
+                values = values.cat.add_categories([""])
+            dta_frame[column.name] = values.fillna("")
 
     variables = variable_labels(wide, tr)
     values = value_labels(wide, tr)
