@@ -31,7 +31,7 @@ from locales.i18n import (
 PROJECT_DIR = LOCALES_DIR.parent
 POT_PATH = LOCALES_DIR / f"{DOMAIN}.pot"
 KEYWORDS = {"_": None, "N_": None, "n_": (1, 2)}
-EXTRACT_DIRS = ("bot", "dialogs", "storage")
+EXTRACT_DIRS = ("bot", "dialogs", "locales", "storage")
 
 
 def extract(project_dir: Path = PROJECT_DIR) -> Catalog:

@@ -20,9 +20,8 @@ def copy_locales(tmp_path: Path) -> Path:
     import shutil
 
     target = tmp_path / "project"
-    for folder in catalogs.EXTRACT_DIRS:
+    for folder in dict.fromkeys((*catalogs.EXTRACT_DIRS, "locales")):
         shutil.copytree(catalogs.PROJECT_DIR / folder, target / folder)
-    shutil.copytree(catalogs.PROJECT_DIR / "locales", target / "locales")
     return target / "locales"
 
 
