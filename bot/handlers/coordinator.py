@@ -83,7 +83,7 @@ async def export_command(update: Update, context: BotContext) -> None:
     with tempfile.TemporaryDirectory(prefix="mestring-export-") as tmp:
         parts = await exports.export_for_chat(
             services.sessions, scope, f"coordinator:{actor.person_id}", services.clock.now(),
-            Path(tmp),
+            Path(tmp), language=actor.locale,
         )
         for part in parts:
             await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
