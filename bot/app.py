@@ -152,6 +152,8 @@ def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg
         (Group.DIALOGS, CommandHandler("language", common.language_command, filters=private)),
         (Group.DIALOGS, CommandHandler("course", participant.course_command, filters=private)),
         (Group.DIALOGS, CommandHandler(
+            "calendar", participant.calendar_command, filters=private)),
+        (Group.DIALOGS, CommandHandler(
             "progress", participant.progress_command, filters=private)),
         (Group.DIALOGS, CommandHandler(
             "settings", participant.settings_command, filters=private)),

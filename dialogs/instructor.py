@@ -661,12 +661,23 @@ def move_problem_screen(tr: Tr, problem: MoveProblem, webinar: WebinarInfo) -> S
     return Screen.of(text, [Button(tr._("No, go back"), callback(WEBINAR, webinar.webinar_id))])
 
 
-def moved_screen(tr: Tr, webinar: WebinarInfo) -> Screen:
-    return Screen.of(
-        tr._("Done. The webinar for module {number} is now on {when}. The team is told.",
-             number=webinar.module_no, when=tr.when(webinar.starts_at, webinar.tz)),
-        [Button(tr._("‹ All webinars"), callback(WEBINARS, webinar.team_id))],
-    )
+def _told_later(webinar: WebinarInfo, now: datetime) -> datetime | None:
+    """When the team hears of a change made now, if the night holds it back."""
+    told = events.announce_at(now, webinar.starts_at, webinar.tz)
+    return told if told > now else None
+
+
+def moved_screen(tr: Tr, webinar: WebinarInfo, now: datetime) -> Screen:
+    later = _told_later(webinar, now)
+    when = tr.when(webinar.starts_at, webinar.tz)
+    if later is None:
+        text = tr._("Done. The webinar for module {number} is now on {when}. The team is told.",
+                    number=webinar.module_no, when=when)
+    else:
+        text = tr._("Done. The webinar for module {number} is now on {when}. The team is told "
+                    "at {time}, after the night.", number=webinar.module_no, when=when,
+                    time=tr.time(later, webinar.tz))
+    return Screen.of(text, [Button(tr._("‹ All webinars"), callback(WEBINARS, webinar.team_id))])
 
 
 def cancel_confirm_screen(tr: Tr, webinar: WebinarInfo) -> Screen:
@@ -678,12 +689,15 @@ def cancel_confirm_screen(tr: Tr, webinar: WebinarInfo) -> Screen:
     )
 
 
-def cancelled_screen(tr: Tr, webinar: WebinarInfo) -> Screen:
-    return Screen.of(
-        tr._("The webinar for module {number} is cancelled. The team is told.",
-             number=webinar.module_no),
-        [Button(tr._("‹ All webinars"), callback(WEBINARS, webinar.team_id))],
-    )
+def cancelled_screen(tr: Tr, webinar: WebinarInfo, now: datetime) -> Screen:
+    later = _told_later(webinar, now)
+    if later is None:
+        text = tr._("The webinar for module {number} is cancelled. The team is told.",
+                    number=webinar.module_no)
+    else:
+        text = tr._("The webinar for module {number} is cancelled. The team is told at {time}, "
+                    "after the night.", number=webinar.module_no, time=tr.time(later, webinar.tz))
+    return Screen.of(text, [Button(tr._("‹ All webinars"), callback(WEBINARS, webinar.team_id))])
 
 
 # -- screens: attendance -----------------------------------------------------------------------

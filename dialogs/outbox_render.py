@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs import instructor_broadcast, reminders
+from dialogs import instructor_broadcast, reminders, webinar_calendar
 from dialogs.course import module_opened_screen
 from dialogs.delivery import keys, outbox
 from dialogs.delivery.kinds import InstructorKind, Kind
@@ -178,16 +178,24 @@ async def _webinar_reminder(session: AsyncSession, due: Due) -> Rendered | Skip:
 async def _webinar_moved(session: AsyncSession, due: Due) -> Rendered | Skip:
     if due.webinar is None or not due.webinar_is(SessionStatus.SCHEDULED):
         return Skip("webinar changed again")
-    return Rendered(reminders.webinar_moved_screen(
+    return Rendered(await _with_calendar(session, due, reminders.webinar_moved_screen(
         due.tr, due.module_no, due.webinar.starts_at, due.webinar.moved_from, due.tz,
-        join_url=due.join_url))
+        join_url=due.join_url)))
 
 
 async def _webinar_cancelled(session: AsyncSession, due: Due) -> Rendered | Skip:
     if due.webinar is None or not due.webinar_is(SessionStatus.CANCELLED):
         return Skip("webinar no longer cancelled")
-    return Rendered(reminders.webinar_cancelled_screen(
-        due.tr, due.module_no, due.webinar.starts_at, due.tz))
+    return Rendered(await _with_calendar(session, due, reminders.webinar_cancelled_screen(
+        due.tr, due.module_no, due.webinar.starts_at, due.tz)))
+
+
+async def _with_calendar(session: AsyncSession, due: Due, screen: Screen) -> Screen:
+    """The notice carries the updated calendar, so the phone's event follows the change."""
+    if due.team is None:
+        return screen
+    return webinar_calendar.attach(
+        screen, await webinar_calendar.team_calendar(session, due.team, due.tr))
 
 
 async def _module_open(session: AsyncSession, due: Due) -> Rendered | Skip:

@@ -26,6 +26,7 @@ from dialogs import (
     progress,
     settings,
     state,
+    webinar_calendar,
 )
 from dialogs.callbacks import CallbackDataError, callback, decode
 from dialogs.delivery import events
@@ -226,8 +227,12 @@ async def _name_chosen(update: Update, context: BotContext, actor: Actor, name: 
         await render.send(update, onboarding.name_changed_screen(actor.tr, name))
         return
     tr = actor.tr
+    async with services.sessions() as session:
+        ics = await webinar_calendar.participant_calendar(session, actor.person_id, tr)
     await render.send(update, onboarding.welcome_in_team_screen(tr, name, view.team_name))
     await render.send(update, course.plan_screen(tr, view))
+    if ics is not None:
+        await render.send(update, webinar_calendar.calendar_screen(tr, ics))
     await render.send(update, course.module_opened_screen(tr, 1))
 
 
@@ -280,6 +285,19 @@ async def _course_view(context: BotContext, actor: Actor) -> course.CourseView |
         if membership is None:
             return None
         return await course.course_view(session, membership, context.services.clock.now())
+
+
+async def calendar_command(update: Update, context: BotContext) -> None:
+    """The team's webinars as a file for the phone's calendar."""
+    actor = context.acting
+    ics = None
+    if actor.person_id is not None:
+        async with context.services.sessions() as session:
+            ics = await webinar_calendar.participant_calendar(session, actor.person_id, actor.tr)
+    if ics is None:
+        await render.send(update, webinar_calendar.no_calendar_screen(actor.tr))
+        return
+    await render.send(update, webinar_calendar.calendar_screen(actor.tr, ics))
 
 
 def not_in_team_screen(tr: Tr) -> Screen:

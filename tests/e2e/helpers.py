@@ -83,3 +83,13 @@ async def join(
 
 def texts(sandbox: Sandbox, chat_id: int) -> list[str]:
     return [m.text or m.caption or "" for m in sandbox.api.messages_to(chat_id)]
+
+
+async def press_data(sandbox: Sandbox, user_id: int, data: str) -> None:
+    """Press the newest button that carries ``data`` (for buttons whose label changes with the
+    language or the date)."""
+    message = next(m for m in reversed(sandbox.api.messages_to(user_id))
+                   if data in [b.get("callback_data") for b in m.buttons()])
+    if sandbox.pace is not None:
+        sandbox.pace.pause()
+    await sandbox.handled(sandbox.api.press_button(user_id, message.message_id, data))
