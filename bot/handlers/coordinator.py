@@ -236,6 +236,10 @@ async def new_team_button(update: Update, context: BotContext) -> None:
             case ("skip",):
                 draft = await coordinator_team.skip_url(session, actor.person_id, now)
                 screen = coordinator_team.step_screen(actor.tr, draft.step) if draft else None
+            case ("h", choice):
+                draft = await coordinator_team.choose_holidays(session, actor.person_id, choice,
+                                                               now)
+                screen = coordinator_team.step_screen(actor.tr, draft.step) if draft else None
             case ("l", language):
                 try:
                     created = await coordinator_team.finish(session, actor.person_id, allowed,
@@ -268,9 +272,12 @@ async def typed_new_team(update: Update, context: BotContext) -> None:
             session, actor.person_id, actor.coordinator_municipality_ids, message.text,
             services.clock.now(),
         )
+        following = (await coordinator_team.next_screen(session, actor.tr, draft)
+                     if draft is not None and problem is None else None)
     if problem == "gone" or draft is None:
         await _refuse(update, actor)
     elif problem is not None:
         await render.send(update, coordinator_team.problem_screen(actor.tr, problem))
     else:
-        await render.send(update, coordinator_team.step_screen(actor.tr, draft.step))
+        assert following is not None
+        await render.send(update, following)
