@@ -187,6 +187,9 @@ async def join_as_instructor(
     membership = next(m for m in await _memberships(session, person.id, invite.team_id)
                       if m.role == Role.INSTRUCTOR)
     status = JoinStatus.ALREADY if redemption.refusal == JoinStatus.ALREADY else JoinStatus.JOINED
+    if status is JoinStatus.JOINED:
+        # The briefings and attendance prompts of the webinars ahead, planned now.
+        await events.membership_changed(session, membership.id, now)
     return InstructorJoin(status, team, membership.id, membership.study_id, person.display_name)
 
 
