@@ -176,7 +176,7 @@ async def test_export_in_chat_comes_as_zipped_documents_without_names(sandbox: S
     await sandbox.send_text(COORDINATOR, "/export")
     documents = [m for m in sandbox.api.messages_to(COORDINATOR) if m.media_kind == "document"]
     assert documents
-    assert "The export is ready" in sandbox.api.last_message_to(COORDINATOR).text
+    assert "The export of Køge is ready" in sandbox.api.last_message_to(COORDINATOR).text
     for document in documents:
         with zipfile.ZipFile(io.BytesIO(document.document_bytes)) as archive:
             names = archive.namelist()
@@ -187,6 +187,24 @@ async def test_export_in_chat_comes_as_zipped_documents_without_names(sandbox: S
                 assert str(PARTICIPANT).encode() not in content
     async with sandbox.services.sessions() as session:
         assert "export" in list(await session.scalars(select(AuditLog.action)))
+
+
+async def test_words_after_a_coordinator_command_are_not_quietly_ignored(
+    sandbox: Sandbox,
+) -> None:
+    await make_team(sandbox, municipality="Roskilde", name="Hold 2")
+    await make_team(sandbox, municipality="Køge", name="Hold 3")
+    await become_coordinator(sandbox, COORDINATOR, "Køge")
+    await sandbox.send_text(COORDINATOR, "/export Roskilde")
+    said = [m.text for m in sandbox.api.messages_to(COORDINATOR) if m.text]
+    assert any("/export does not use “Roskilde”" in text for text in said)
+    assert any(text.startswith("I am preparing the export for Køge.") for text in said)
+    assert said[-1].startswith("The export of Køge is ready:")
+    assert not any("Roskilde" in text for text in said if "does not use" not in text)
+    for command in ("teams", "failures"):
+        await sandbox.send_text(COORDINATOR, f"/{command} all of them")
+        assert any(f"/{command} does not use “all of them”" in (m.text or "")
+                   for m in sandbox.api.messages_to(COORDINATOR)[-2:])
 
 
 async def test_export_is_refused_to_a_participant(sandbox: Sandbox) -> None:
