@@ -54,6 +54,7 @@ from dialogs import (
     coordinator_chat,
     coordinator_team,
     course,
+    gp_summary,
     language,
     onboarding,
     reminders,
@@ -152,6 +153,10 @@ def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg
         (Group.DIALOGS, CommandHandler("language", common.language_command, filters=private)),
         (Group.DIALOGS, CommandHandler("course", participant.course_command, filters=private)),
         (Group.DIALOGS, CommandHandler(
+            "calendar", participant.calendar_command, filters=private)),
+        (Group.DIALOGS, CommandHandler(
+            "summary", participant.summary_command, filters=private)),
+        (Group.DIALOGS, CommandHandler(
             "progress", participant.progress_command, filters=private)),
         (Group.DIALOGS, CommandHandler(
             "settings", participant.settings_command, filters=private)),
@@ -173,6 +178,10 @@ def handler_table() -> list[tuple[Group, BaseHandler]]:  # type: ignore[type-arg
             participant.module_step, pattern=buttons(course.STEP))),
         (Group.DIALOGS, CallbackQueryHandler(
             participant.module_done, pattern=buttons(course.DONE))),
+        (Group.DIALOGS, CallbackQueryHandler(
+            participant.tool_helpful, pattern=buttons(course.HELPFUL))),
+        (Group.DIALOGS, CallbackQueryHandler(
+            participant.summary_button, pattern=buttons(gp_summary.ACTION))),
         (Group.DIALOGS, CallbackQueryHandler(
             participant.settings_button, pattern=buttons(settings.ACTION))),
         (Group.DIALOGS, CallbackQueryHandler(

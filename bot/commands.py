@@ -18,7 +18,9 @@ class MenuCommand:
 PARTICIPANT_MENU: tuple[MenuCommand, ...] = (
     MenuCommand("start", N_("Start or go back to the start")),
     MenuCommand("course", N_("The modules and webinar dates")),
+    MenuCommand("calendar", N_("The webinars for your phone's calendar")),
     MenuCommand("progress", N_("Your progress as a picture")),
+    MenuCommand("summary", N_("A page about your course for your doctor")),
     MenuCommand("plan", N_("Make a small plan for the week")),
     MenuCommand("settings", N_("Language, reminders, quiet hours, name")),
     MenuCommand("mydata", N_("Get a copy of your data")),

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.local_api import SimMessage
 from bot.sandbox import Sandbox, open_sandbox
 from bot.settings import Settings
+from dialogs.coordinator_holidays import HolidayChoice, plan
 from dialogs.course import open_module
 from dialogs.invites import create_invite
 from storage import queries
@@ -64,14 +65,17 @@ async def seed_demo(
             )
         team = await queries.get_team_by_name(session, municipality.id, DEMO_TEAM)
         if team is None:
+            first = first_webinar(clock.now(), tz).replace(tzinfo=None)
             team = await queries.create_team(
                 session,
                 municipality,
                 DEMO_TEAM,
-                first_webinar(clock.now(), tz).replace(tzinfo=None),
+                first,
                 now=clock.now(),
                 language=language,
                 webinar_url=DEMO_WEBINAR_URL,
+                # The demo team leaves out holiday weeks, as a coordinator would.
+                session_starts=plan(first, tz, municipality.country, HolidayChoice.SKIP).starts,
             )
         if enrol and await queries.get_person_by_telegram_id(session, DEMO_USER_ID) is None:
             person = Person(

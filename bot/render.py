@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from dialogs.screen import Screen
+from dialogs.screen import Screen, Upload
 
 T = TypeVar("T")
 
@@ -39,6 +39,10 @@ async def send_to(bot: Bot, chat_id: int, screen: Screen, **timeouts: float) -> 
     common = {"parse_mode": ParseMode.HTML, "reply_markup": markup(screen), **timeouts}
     if screen.media is None:
         return await bot.send_message(chat_id, screen.text, **common)
+    if isinstance(screen.media, Upload):
+        # A fresh InputFile per send: the outbox may send the same screen again after a retry.
+        document = InputFile(screen.media.data, filename=screen.media.filename)
+        return await bot.send_document(chat_id, document, caption=screen.text, **common)
     if screen.media.kind == "photo":
         return await bot.send_photo(chat_id, screen.media.file_id, caption=screen.text, **common)
     return await bot.send_document(chat_id, screen.media.file_id, caption=screen.text, **common)
@@ -55,7 +59,9 @@ async def send(update: Update, screen: Screen) -> Message | None:
 async def replace(update: Update, screen: Screen) -> None:
     """Show ``screen`` in place of the message whose button was pressed."""
     query = update.callback_query
-    if query is None or query.message is None or not hasattr(query.message, "edit_text"):
+    # A text message cannot become a file: a screen with media is always a new message.
+    if query is None or query.message is None or not hasattr(query.message, "edit_text") \
+            or screen.media is not None:
         await send(update, screen)
         return
     await edited(query.message.edit_text(  # type: ignore[union-attr]

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     flood_max_updates: int = Field(default=20, ge=1)
     flood_window_seconds: float = Field(default=10.0, gt=0)
     reply_max_wait_seconds: float = Field(default=60.0, ge=0)
+    # Staff limits: an instructor's broadcasts to one team per day (on the team's clock).
+    broadcasts_per_day: int = Field(default=3, ge=1)
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs import coordinator_holidays
+from dialogs.coordinator_holidays import HolidayChoice
 from dialogs.invites import (
     DEFAULT_STAFF_VALIDITY,
     WRONG_ROLE,
@@ -47,6 +49,15 @@ class CoordinatorError(ValueError):
     """A request a coordinator can correct (unknown team, bad date …); message says how."""
 
 
+class HolidaysFound(CoordinatorError):
+    """Webinars fall on holidays and nobody chose yet: nothing was saved."""
+
+    def __init__(self, plan: coordinator_holidays.Plan, weeks_if_skipped: int) -> None:
+        super().__init__(f"{len(plan.flagged)} webinar(s) fall on holidays")
+        self.plan = plan
+        self.weeks_if_skipped = weeks_if_skipped
+
+
 @dataclass(frozen=True)
 class CreatedTeam:
     team: Team
@@ -54,6 +65,7 @@ class CreatedTeam:
     session_starts: list[datetime]
     participant_invite: NewInvite
     instructor_invite: NewInvite
+    holidays: coordinator_holidays.Plan | None = None
 
 
 async def create_team_with_invites(
@@ -68,33 +80,49 @@ async def create_team_with_invites(
     timezone: str | None,
     now: datetime,
     actor: str,
+    holidays: HolidayChoice = HolidayChoice.ASK,
 ) -> CreatedTeam:
+    """A team with its six webinars and two invites. Webinars on holidays are looked for
+    before anything is written: with ``ASK`` they raise :class:`HolidaysFound`."""
     municipality = await queries.get_municipality_by_name(session, municipality_name)
+    if municipality is not None and await queries.get_team_by_name(
+            session, municipality.id, team_name) is not None:
+        raise CoordinatorError(f"{municipality_name} already has a team called {team_name!r}")
+    land = Country(municipality.country if municipality is not None else country or "DK")
+    zone_name = timezone or (municipality.timezone if municipality is not None
+                             else COUNTRY_TIMEZONES[land])
+    try:
+        tz = queries.zone(zone_name)
+    except ValueError as exc:
+        raise CoordinatorError(str(exc)) from None
+    planned = coordinator_holidays.plan(first_session_local, tz, land, holidays)
+    if holidays is HolidayChoice.ASK and planned.flagged:
+        skipping = coordinator_holidays.plan(first_session_local, tz, land, HolidayChoice.SKIP)
+        raise HolidaysFound(planned, skipping.weeks)
     if municipality is None:
-        land = Country(country or "DK")
         municipality = await queries.create_municipality(
-            session, municipality_name, now=now, country=land,
-            timezone=timezone or COUNTRY_TIMEZONES[land], default_language=language,
+            session, municipality_name, now=now, country=land, timezone=zone_name,
+            default_language=language,
         )
         session.add(AuditLog(at=now, actor=actor, action="municipality.create",
                              subject=f"municipality:{municipality.id}", details={}))
-    if await queries.get_team_by_name(session, municipality.id, team_name) is not None:
-        raise CoordinatorError(f"{municipality_name} already has a team called {team_name!r}")
     try:
         team = await queries.create_team(
             session, municipality, team_name, first_session_local, now=now,
             timezone=timezone, language=language, webinar_url=webinar_url,
+            session_starts=planned.starts,
         )
     except ValueError as exc:
         raise CoordinatorError(str(exc)) from None
     session.add(AuditLog(at=now, actor=actor, action="team.create", subject=f"team:{team.id}",
-                         details={"municipality_id": municipality.id}))
+                         details={"municipality_id": municipality.id, "holidays": str(holidays),
+                                  "skipped": [f.day.isoformat() for f in planned.skipped]}))
     participant = await create_invite(session, team=team, role=InviteRole.PARTICIPANT, now=now,
                                       created_by=actor)
     instructor = await create_invite(session, team=team, role=InviteRole.INSTRUCTOR, now=now,
                                      created_by=actor)
     starts = [s.starts_at for s in await queries.team_sessions(session, team.id)]
-    return CreatedTeam(team, municipality, starts, participant, instructor)
+    return CreatedTeam(team, municipality, starts, participant, instructor, planned)
 
 
 async def find_team(session: AsyncSession, municipality_name: str, team_name: str) -> Team:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import segno
+from babel.lists import format_list
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,7 +22,7 @@ from dialogs.invites import DEFAULT_PARTICIPANT_VALIDITY, create_invite, revoke_
 from dialogs.screen import Button, Screen, escape
 from dialogs.team_summary import TeamSummary, team_summary
 from locales.i18n import Tr
-from storage.models import Invite, InviteRole, Team
+from storage.models import Invite, InviteRole, Municipality, Team
 
 ACCEPT = Action("ca", TEXT)  # ca:<invite code>   accept a coordinator invite
 DECLINE = Action("cn")  # cn                     no thanks
@@ -70,6 +71,14 @@ async def teams(sessions: Sessions, municipality_ids: frozenset[int]) -> list[Te
         return [TeamChoice(team.id, team.name) for team in await session.scalars(
             select(Team).where(Team.municipality_id.in_(municipality_ids)).order_by(Team.name)
         )]
+
+
+async def municipality_names(sessions: Sessions, municipality_ids: frozenset[int]) -> list[str]:
+    async with sessions() as session:
+        return list(await session.scalars(
+            select(Municipality.name).where(Municipality.id.in_(municipality_ids))
+            .order_by(Municipality.name)
+        ))
 
 
 async def summary(
@@ -176,16 +185,32 @@ def revoked_screen(tr: Tr, revoked: Revoked) -> Screen:
     return Screen.of(tr._("The link was already revoked."))
 
 
-def export_started_screen(tr: Tr) -> Screen:
+def export_started_screen(tr: Tr, municipalities: list[str]) -> Screen:
     return Screen.of(tr._(
-        "I am preparing the export for your municipalities. It contains study IDs only, "
-        "never names. This can take a minute."
+        "I am preparing the export for {municipalities}. It contains study IDs only, "
+        "never names. This can take a minute.", municipalities=_names(tr, municipalities),
     ))
 
 
-def export_ready_screen(tr: Tr, parts: int) -> Screen:
+def export_ready_screen(tr: Tr, parts: int, municipalities: list[str]) -> Screen:
     return Screen.of(tr.n_(
-        "The export is ready: {n} file. The codebook explains every column.",
-        "The export is ready: {n} files. The codebook explains every column.",
-        parts,
+        "The export of {municipalities} is ready: {n} file. The codebook explains every "
+        "column.",
+        "The export of {municipalities} is ready: {n} files. The codebook explains every "
+        "column.",
+        parts, municipalities=_names(tr, municipalities),
+    ))
+
+
+def _names(tr: Tr, names: list[str]) -> str:
+    return format_list([escape(name) for name in names], locale=tr.babel_locale)
+
+
+def unused_words_screen(tr: Tr, command: str, words: list[str]) -> Screen:
+    """A coordinator command takes no words after it: say so rather than quietly ignore them
+    (``/export Roskilde`` from Køge would otherwise look like an export of Roskilde)."""
+    return Screen.of(tr._(
+        "/{command} does not use “{words}”, so I leave it out and show what /{command} "
+        "always shows: everything for your own municipalities.",
+        command=command, words=escape(" ".join(words)),
     ))

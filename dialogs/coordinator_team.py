@@ -2,7 +2,9 @@
 
 The draft lives in the coordinator's dialog state (database), so it survives restarts; the
 team itself is made by :func:`dialogs.coordinator.create_team_with_invites`, as on the command
-line, with its six weekly webinars and invite links.
+line, with its six weekly webinars and invite links. Right after the first webinar's date,
+webinars that would fall on holidays are shown, with the choice to skip those weeks or keep
+the dates (``dialogs.coordinator_holidays``); nothing is saved before the last step.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dialogs import state
 from dialogs.callbacks import INT, Action, callback, one_of
 from dialogs.coordinator import CoordinatorError, CreatedTeam, create_team_with_invites
+from dialogs.coordinator_holidays import HolidayChoice, Plan, holiday_names, plan
 from dialogs.language import LANGUAGE_NAMES
 from dialogs.local_time import parse_local_time
 from dialogs.screen import Button, Screen, escape
@@ -25,7 +28,10 @@ from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage.models import Municipality
 
 # nt:m:<municipality id> · nt:skip (no webinar link yet) · nt:l:<language>
-ACTION = Action("nt", forms={"m": (INT,), "skip": (), "l": (one_of(*SUPPORTED_LOCALES),)})
+# · nt:h:<skip|keep> (webinars on holidays)
+ACTION = Action("nt", forms={"m": (INT,), "skip": (), "l": (one_of(*SUPPORTED_LOCALES),),
+                             "h": (one_of(HolidayChoice.SKIP, HolidayChoice.KEEP),)})
+TYPED_FORMAT = "%Y-%m-%d %H:%M"
 STATE = "new_team"
 MAX_NAME = 100
 
@@ -87,7 +93,8 @@ async def answer(
             start = parse_local_time(value, ZoneInfo(municipality.timezone))
             if start is None or start <= now:
                 return current, "time"
-            data["first"], step = value, "url"
+            data["first"] = value
+            step = "holidays" if _holidays(municipality, value).flagged else "url"
         case "url":
             if not value.startswith(("https://", "http://")):
                 return current, "url"
@@ -96,6 +103,44 @@ async def answer(
             return current, "buttons"
     await state.wait_for(session, person_id, STATE, now, step=step, **data)
     return Draft(step, data), None
+
+
+def _holidays(municipality: Municipality, first: str,
+              choice: HolidayChoice = HolidayChoice.KEEP) -> Plan:
+    return plan(datetime.strptime(first, TYPED_FORMAT), ZoneInfo(municipality.timezone),
+                municipality.country, choice)
+
+
+@dataclass(frozen=True)
+class HolidayQuestion:
+    flagged: Plan  # the dates as typed, holidays flagged
+    skipping: Plan  # the dates with those weeks left out
+
+
+async def holiday_question(session: AsyncSession, current: Draft) -> HolidayQuestion:
+    municipality = await session.get(Municipality, int(current.data["municipality_id"]))
+    assert municipality is not None
+    first = str(current.data["first"])
+    return HolidayQuestion(_holidays(municipality, first),
+                           _holidays(municipality, first, HolidayChoice.SKIP))
+
+
+async def choose_holidays(
+    session: AsyncSession, person_id: int, choice: str, now: datetime
+) -> Draft | None:
+    current = await draft(session, person_id)
+    if current is None or current.step != "holidays":
+        return None
+    data = {**current.data, "holidays": choice}
+    await state.wait_for(session, person_id, STATE, now, step="url", **data)
+    return Draft("url", data)
+
+
+async def next_screen(session: AsyncSession, tr: Tr, current: Draft) -> Screen:
+    """The question of the draft's step (the holiday question shows the dates it is about)."""
+    if current.step == "holidays":
+        return holidays_screen(tr, await holiday_question(session, current))
+    return step_screen(tr, current.step)
 
 
 async def skip_url(session: AsyncSession, person_id: int, now: datetime) -> Draft | None:
@@ -117,11 +162,12 @@ async def finish(
         return None
     municipality = await session.get(Municipality, int(current.data["municipality_id"]))
     assert municipality is not None
-    first = datetime.strptime(current.data["first"], "%Y-%m-%d %H:%M")
+    first = datetime.strptime(current.data["first"], TYPED_FORMAT)
     created = await create_team_with_invites(
         session, municipality_name=municipality.name, team_name=current.data["name"],
         first_session_local=first, webinar_url=current.data.get("url"), language=language,
         country=None, timezone=None, now=now, actor=f"coordinator:{person_id}",
+        holidays=HolidayChoice(current.data.get("holidays", HolidayChoice.ASK)),
     )
     await state.stop_waiting(session, person_id)
     return created
@@ -157,6 +203,22 @@ def step_screen(tr: Tr, step: str) -> Screen:
             )
 
 
+def holidays_screen(tr: Tr, question: HolidayQuestion) -> Screen:
+    lines = [tr._("<b>Some webinars fall on holidays</b>")]
+    for flag in question.flagged.flagged:
+        lines.append(tr._("{number}. {when} – {holidays}", number=flag.module_no,
+                          when=tr.when(flag.starts_at, ZoneInfo(flag.zone)),
+                          holidays=escape(", ".join(holiday_names(tr, flag)))))
+    lines.append("")
+    lines.append(tr._("Skip those weeks? Then the course runs over {weeks} weeks. "
+                      "Or keep the dates.", weeks=question.skipping.weeks))
+    return Screen.of(
+        "\n".join(lines),
+        [Button(tr._("Skip those weeks"), callback(ACTION, "h", HolidayChoice.SKIP))],
+        [Button(tr._("Keep the dates"), callback(ACTION, "h", HolidayChoice.KEEP))],
+    )
+
+
 def problem_screen(tr: Tr, problem: str) -> Screen:
     match problem:
         case "name":
@@ -174,7 +236,8 @@ def problem_screen(tr: Tr, problem: str) -> Screen:
 def created_screen(tr: Tr, created: CreatedTeam, participants_link: str,
                    instructor_link: str) -> Screen:
     tz = ZoneInfo(created.team.timezone)
-    dates = "\n".join(f"{n}. {tr.when(start, tz)}"
+    on_holiday = {f.module_no for f in created.holidays.flagged} if created.holidays else set()
+    dates = "\n".join(f"{n}. {tr.when(start, tz)}" + (" ⚠️" if n in on_holiday else "")
                       for n, start in enumerate(created.session_starts, start=1))
     return Screen.of("\n\n".join((
         tr._("<b>{team} is created</b>", team=escape(created.team.name)),

@@ -36,6 +36,7 @@ MODULE_OPENS_BEFORE_WEBINAR = timedelta(days=6)
 
 STEP = Action("ms", INT, INT)  # show a module's step: ms:<module>:<step>
 DONE = Action("md", INT)  # done with my preparation: md:<module>
+HELPFUL = Action("mh", INT)  # this week's tool helps me (dialogs/helpful_tools.py): mh:<module>
 
 
 @cache
@@ -214,9 +215,10 @@ def module_opened_screen(
 
 def module_step_screen(
     tr: Tr, module_no: int, step: int, *, elearning_url: str | None = None,
-    course: Course | None = None, announce: bool = False,
+    course: Course | None = None, announce: bool = False, helpful: bool = False,
 ) -> Screen:
-    """Step 0 is the opening, then one short text per step, then the week's tool."""
+    """Step 0 is the opening, then one short text per step, then the week's tool, which the
+    person can mark as helping them (``helpful``: marked already)."""
     module = (course or default_course()).module(module_no)
     last = len(module.steps) + 1
     step = max(0, min(step, last))
@@ -241,7 +243,11 @@ def module_step_screen(
         position = tr._("Step {n} of {total}", n=step, total=last)
         text = f"{text}\n\n<i>{position}</i>"
     next_step = step + 1 if step < last else None
-    return Screen.of(text, *_module_buttons(tr, module, elearning_url, next_step=next_step))
+    rows = _module_buttons(tr, module, elearning_url, next_step=next_step)
+    if step == last:
+        label = tr._("♥ This tool helps me") if helpful else tr._("♡ This tool helps me")
+        rows.insert(0, [Button(label, callback(HELPFUL, module_no))])
+    return Screen.of(text, *rows)
 
 
 def _module_buttons(

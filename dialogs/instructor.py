@@ -37,6 +37,7 @@ from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
 from storage import queries
 from storage.models import (
+    COURSE_MODULES,
     Attendance,
     AuditLog,
     Invite,
@@ -190,6 +191,9 @@ async def join_as_instructor(
     membership = next(m for m in await _memberships(session, person.id, invite.team_id)
                       if m.role == Role.INSTRUCTOR)
     status = JoinStatus.ALREADY if redemption.refusal == JoinStatus.ALREADY else JoinStatus.JOINED
+    if status is JoinStatus.JOINED:
+        # The briefings and attendance prompts of the webinars ahead, planned now.
+        await events.membership_changed(session, membership.id, now)
     return InstructorJoin(status, team, membership.id, membership.study_id, person.display_name)
 
 
@@ -557,43 +561,70 @@ def _modules(numbers: tuple[int, ...]) -> str:
     return " ".join(str(n) for n in numbers) if numbers else "–"
 
 
+# Long names are cut so a roster line fits a phone's width without wrapping.
+ROSTER_NAME_LIMIT = 22
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= ROSTER_NAME_LIMIT else name[:ROSTER_NAME_LIMIT - 1] + "…"
+
+
 def roster_texts(tr: Tr, roster: Roster) -> list[str]:
-    """The roster as one or more messages of short lines, each under Telegram's limit."""
-    header = "\n".join((
+    """The roster for a phone: the team on top, a one-line legend, then one line per person.
+
+    Counts that have nothing behind them yet (no check-in sent) are left out, not shown as
+    "0 of 0".
+    """
+    rows = roster.rows
+    header = [
         tr._("<b>{team}</b> · {municipality}", team=escape(roster.team.team_name),
              municipality=escape(roster.team.municipality_name)),
-        tr.n_("{n} participant", "{n} participants", len(roster.rows)),
-        tr.n_("{n} webinar held", "{n} webinars held", roster.webinars_held),
-    ))
-    if not roster.rows:
-        return [header + "\n\n" + tr._("Nobody has joined yet.")]
-    blocks = []
-    for row in roster.rows:
-        name = escape(row.name) if row.name else "<i>" + tr._("no name yet") + "</i>"
-        lines = [
-            tr._("<b>{name}</b> · joined {date}", name=name,
-                 date=tr.date(row.joined_at.astimezone(roster.tz).date(), "medium")),
-            tr._("Prepared: {modules}", modules=_modules(row.prepared)),
-            tr._("Check-ins: {done} of {sent} · Webinars: {attended}", done=row.checkins_done,
-                 sent=row.checkins_sent, attended=row.attended),
-        ]
-        if row.unreachable:
-            lines.append("⚠️ " + tr._("Cannot get messages (blocked the bot)"))
-        blocks.append("\n".join(lines))
-    return split_messages(header, blocks)
+        tr.n_("{n} participant", "{n} participants", len(rows)) + " · "
+        + tr.n_("{n} webinar held", "{n} webinars held", roster.webinars_held),
+    ]
+    if not rows:
+        return ["\n".join(header) + "\n\n" + tr._("Nobody has joined yet.")]
+    module = min(roster.webinars_held + 1, COURSE_MODULES)
+    header.append(tr._("Prepared module {number}: {done} of {total}", number=module,
+                       done=sum(1 for r in rows if module in r.prepared), total=len(rows)))
+    sent = sum(r.checkins_sent for r in rows)
+    if sent:
+        header.append(tr._("Check-ins answered: {done} of {sent}",
+                           done=sum(r.checkins_done for r in rows), sent=sent))
+    unreachable = sum(1 for r in rows if r.unreachable)
+    if unreachable:
+        header.append("⚠️ " + tr.n_("{n} person cannot get messages",
+                                    "{n} people cannot get messages", unreachable))
+    header.append("<i>" + tr._("📖 modules prepared · ✉️ check-ins answered/sent · "
+                               "👥 webinars attended · ⚠️ cannot get messages") + "</i>")
+    lines = []
+    for row in rows:
+        name = ("<b>" + escape(_short(row.name)) + "</b>" if row.name
+                else "<i>" + tr._("no name yet") + "</i>")
+        parts = [name, "📖 " + _modules(row.prepared)]
+        if row.checkins_sent:
+            parts.append(f"✉️ {row.checkins_done}/{row.checkins_sent}")
+        parts.append(f"👥 {row.attended}")
+        lines.append(" · ".join(parts) + (" ⚠️" if row.unreachable else ""))
+    return split_messages("\n".join(header), lines, separator="\n")
 
 
-def split_messages(header: str, blocks: list[str], limit: int = MAX_MESSAGE) -> list[str]:
-    """Blocks joined by blank lines into as few messages as fit, never splitting a block."""
+def split_messages(
+    header: str, blocks: list[str], limit: int = MAX_MESSAGE, separator: str = "\n\n"
+) -> list[str]:
+    """Blocks joined by blank lines (or ``separator``) into as few messages as fit, never
+    splitting a block; the header is apart from them by a blank line."""
     messages: list[str] = []
     current = header
+    gap = "\n\n"  # the header stands apart; blocks follow one another with ``separator``
     for block in blocks:
-        candidate = current + "\n\n" + block if current else block
+        candidate = current + gap + block if current else block
         if len(candidate) > limit and current:
             messages.append(current)
             current = block
         else:
             current = candidate
+        gap = separator
     messages.append(current)
     return messages
 
@@ -616,10 +647,17 @@ def webinars_screen(tr: Tr, team: TeamInfo, webinars: list[WebinarInfo], now: da
     lines += [_webinar_line(tr, w) for w in webinars]
     lines.append("")
     lines.append(tr._("Choose a webinar to move or cancel it."))
-    buttons = [Button(tr._("Module {number}", number=w.module_no), callback(WEBINAR, w.webinar_id))
-               for w in webinars if not w.started(now)]
-    rows = [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
-    return Screen.of("\n".join(lines), *rows)
+    # One per row, each with its date: on a phone the list above may be scrolled away.
+    return Screen.of("\n".join(lines), *[
+        [Button(_webinar_label(tr, w), callback(WEBINAR, w.webinar_id))]
+        for w in webinars if not w.started(now)
+    ])
+
+
+def _webinar_label(tr: Tr, webinar: WebinarInfo) -> str:
+    """A button for one webinar: "Module 2 · 14 Jan 2027"."""
+    return (tr._("Module {number}", number=webinar.module_no) + " · "
+            + tr.date(webinar.starts_at.astimezone(webinar.tz).date(), "medium"))
 
 
 def webinar_screen(tr: Tr, webinar: WebinarInfo, now: datetime) -> Screen:
@@ -675,12 +713,23 @@ def move_problem_screen(tr: Tr, problem: MoveProblem, webinar: WebinarInfo) -> S
     return Screen.of(text, [Button(tr._("No, go back"), callback(WEBINAR, webinar.webinar_id))])
 
 
-def moved_screen(tr: Tr, webinar: WebinarInfo) -> Screen:
-    return Screen.of(
-        tr._("Done. The webinar for module {number} is now on {when}. The team is told.",
-             number=webinar.module_no, when=tr.when(webinar.starts_at, webinar.tz)),
-        [Button(tr._("‹ All webinars"), callback(WEBINARS, webinar.team_id))],
-    )
+def _told_later(webinar: WebinarInfo, now: datetime) -> datetime | None:
+    """When the team hears of a change made now, if the night holds it back."""
+    told = events.announce_at(now, webinar.starts_at, webinar.tz)
+    return told if told > now else None
+
+
+def moved_screen(tr: Tr, webinar: WebinarInfo, now: datetime) -> Screen:
+    later = _told_later(webinar, now)
+    when = tr.when(webinar.starts_at, webinar.tz)
+    if later is None:
+        text = tr._("Done. The webinar for module {number} is now on {when}. The team is told.",
+                    number=webinar.module_no, when=when)
+    else:
+        text = tr._("Done. The webinar for module {number} is now on {when}. The team is told "
+                    "at {time}, after the night.", number=webinar.module_no, when=when,
+                    time=tr.time(later, webinar.tz))
+    return Screen.of(text, [Button(tr._("‹ All webinars"), callback(WEBINARS, webinar.team_id))])
 
 
 def cancel_confirm_screen(tr: Tr, webinar: WebinarInfo) -> Screen:
@@ -692,12 +741,15 @@ def cancel_confirm_screen(tr: Tr, webinar: WebinarInfo) -> Screen:
     )
 
 
-def cancelled_screen(tr: Tr, webinar: WebinarInfo) -> Screen:
-    return Screen.of(
-        tr._("The webinar for module {number} is cancelled. The team is told.",
-             number=webinar.module_no),
-        [Button(tr._("‹ All webinars"), callback(WEBINARS, webinar.team_id))],
-    )
+def cancelled_screen(tr: Tr, webinar: WebinarInfo, now: datetime) -> Screen:
+    later = _told_later(webinar, now)
+    if later is None:
+        text = tr._("The webinar for module {number} is cancelled. The team is told.",
+                    number=webinar.module_no)
+    else:
+        text = tr._("The webinar for module {number} is cancelled. The team is told at {time}, "
+                    "after the night.", number=webinar.module_no, time=tr.time(later, webinar.tz))
+    return Screen.of(text, [Button(tr._("‹ All webinars"), callback(WEBINARS, webinar.team_id))])
 
 
 # -- screens: attendance -----------------------------------------------------------------------
@@ -712,23 +764,24 @@ def attendance_webinars_screen(
                               "a webinar has started."))
     return Screen.of(
         tr._("<b>Attendance in {team}</b>\nWhich webinar?", team=escape(team.team_name)),
-        *[[Button(tr._("Module {number}", number=w.module_no) + " · "
-                  + tr.date(w.starts_at.astimezone(w.tz).date(), "medium"),
-                  callback(ATTENDANCE, w.webinar_id))] for w in held],
+        *[[Button(_webinar_label(tr, w), callback(ATTENDANCE, w.webinar_id))] for w in held],
     )
 
 
 def attendance_screen(tr: Tr, sheet: AttendanceSheet) -> Screen:
     webinar = sheet.webinar
     present = sum(1 for r in sheet.rows if r.attended)
-    text = "\n".join((
+    heading = "\n".join((
         tr._("<b>Attendance, module {number}</b>", number=webinar.module_no),
         tr.when(webinar.starts_at, webinar.tz),
+    ))
+    if not sheet.rows:  # no "0 of 0"
+        return Screen.of(heading + "\n\n" + tr._("Nobody has joined yet."))
+    text = "\n".join((
+        heading,
         tr._("Tap a name to mark it: ✓ attended, ✗ did not attend."),
         tr._("Attended: {present} of {total}", present=present, total=len(sheet.rows)),
     ))
-    if not sheet.rows:
-        return Screen.of(text + "\n\n" + tr._("Nobody has joined yet."))
     mark = {True: "✓", False: "✗", None: "·"}
     return Screen.of(text, *[
         [Button(f"{mark[row.attended]} {row.name or tr._('no name yet')}",

@@ -7,22 +7,28 @@ renders each copy with :func:`broadcast_message`, the same function the preview 
 instructor sees exactly what the team will see (in their own language).
 
 Broadcasts respect quiet hours and pauses like every other non-urgent message: an instructor
-writing late in the evening should not wake the team. A webinar moved or cancelled at short
-notice has its own urgent announcement (``/sessions``).
+writing late in the evening should not wake the team, and the confirm screen says so when it
+is that time now. A webinar moved or cancelled at short notice has its own announcement
+(``/sessions``). A team gets at most a few broadcasts a day (``MESTRING_BROADCASTS_PER_DAY``,
+counted on the team's clock): the limit is checked when the instructor starts writing and
+again, under a lock on the team, when they confirm.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.callbacks import INT, Action, callback
 from dialogs.delivery import keys, outbox
+from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import InstructorKind
+from dialogs.delivery.timeplan import at_local, local_date, quiet_until
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
 from dialogs.screen import Button, Media, Screen, escape
 from locales.i18n import Tr
@@ -53,6 +59,8 @@ MAX_TEXT = 3800
 MAX_CAPTION = 900
 # A broadcast held back by quiet hours or a pause is still worth reading for a while.
 VALID_FOR = timedelta(days=3)
+# Confirmed broadcasts per team per local day, unless the deployment sets another number.
+BROADCASTS_PER_DAY = 3
 # The report waits until the copies have gone; it looks again this long after the last one
 # is due.
 REPORT_AFTER = timedelta(minutes=1)
@@ -144,14 +152,49 @@ class Draft:
     team_name: str
     recipients: int  # reachable participants who will get it
     unreachable: int  # participants the bot cannot write to
+    tz: ZoneInfo
+    # Confirmed now, it waits for the end of the team's quiet hours (None: it goes at once).
+    waits_until: datetime | None = None
 
 
-async def start_broadcast(session: AsyncSession, *, person_id: int, team_id: int) -> str:
-    """Check the role before asking for a text; returns the team's name."""
+@dataclass(frozen=True)
+class Start:
+    team_name: str
+    sent_today: int
+    per_day: int
+
+    @property
+    def limit_reached(self) -> bool:
+        return self.sent_today >= self.per_day
+
+
+async def sent_today(session: AsyncSession, team: Team, now: datetime) -> int:
+    """Broadcasts confirmed for the team since midnight on the team's clock."""
+    tz = ZoneInfo(team.timezone)
+    midnight = at_local(local_date(now, tz), time(0), tz)
+    return int(await session.scalar(select(func.count(Broadcast.id)).where(
+        Broadcast.team_id == team.id, Broadcast.status == BroadcastStatus.CONFIRMED,
+        Broadcast.confirmed_at >= midnight,
+    )) or 0)
+
+
+async def start_broadcast(
+    session: AsyncSession, *, person_id: int, team_id: int, now: datetime,
+    per_day: int = BROADCASTS_PER_DAY,
+) -> Start:
+    """Check the role, and the day's limit before the instructor writes anything."""
     await require_instructor(session, person_id, team_id)
     team = await session.get(Team, team_id)
     assert team is not None
-    return team.name
+    return Start(team.name, await sent_today(session, team, now), per_day)
+
+
+def waits_until(
+    now: datetime, tz: ZoneInfo, config: DeliveryConfig | None = None
+) -> datetime | None:
+    """When a broadcast confirmed ``now`` goes out, if the team's quiet hours hold it back."""
+    config = config or DeliveryConfig()
+    return quiet_until(now, tz, config.quiet_start, config.quiet_end)
 
 
 async def draft_broadcast(
@@ -176,19 +219,23 @@ async def draft_broadcast(
     assert team is not None
     people = await _recipients(session, team_id, now)
     reachable = sum(1 for *_, ok in people if ok)
-    return Draft(broadcast.id, team.name, reachable, len(people) - reachable)
+    tz = ZoneInfo(team.timezone)
+    return Draft(broadcast.id, team.name, reachable, len(people) - reachable, tz,
+                 waits_until(now, tz))
 
 
 class ConfirmStatus(enum.StrEnum):
     SENDING = "sending"
     ALREADY_SENT = "already_sent"
     ALREADY_CANCELLED = "already_cancelled"
+    DAILY_LIMIT = "daily_limit"  # the team has had its broadcasts for today
 
 
 @dataclass(frozen=True)
 class Confirmed:
     status: ConfirmStatus
     recipients: int = 0
+    per_day: int = BROADCASTS_PER_DAY
 
 
 async def _own_broadcast(
@@ -201,13 +248,22 @@ async def _own_broadcast(
 
 
 async def confirm_broadcast(
-    session: AsyncSession, *, person_id: int, broadcast_id: int, now: datetime
+    session: AsyncSession, *, person_id: int, broadcast_id: int, now: datetime,
+    per_day: int = BROADCASTS_PER_DAY,
 ) -> Confirmed:
     """Fan out: one outbox row per reachable participant, and the report row.
 
     The draft becomes confirmed by one conditional UPDATE, so a double tap, or the same draft
-    confirmed from two devices at once, fans out exactly once."""
+    confirmed from two devices at once, fans out exactly once. The day's limit is counted
+    while the team's row is locked, so two instructors confirming at once cannot both take
+    the last one (SQLite's write transaction holds the database lock already)."""
     broadcast, instructor = await _own_broadcast(session, person_id, broadcast_id)
+    team = await session.get(Team, broadcast.team_id, with_for_update=True,
+                             populate_existing=True)
+    assert team is not None
+    if broadcast.status == BroadcastStatus.DRAFT and await sent_today(session, team, now) \
+            >= per_day:
+        return Confirmed(ConfirmStatus.DAILY_LIMIT, per_day=per_day)
     confirmed = await session.scalar(
         update(Broadcast)
         .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.DRAFT)
@@ -326,6 +382,16 @@ async def broadcast_report(
 # -- screens -----------------------------------------------------------------------------------
 
 
+def daily_limit_screen(tr: Tr, team_name: str, per_day: int) -> Screen:
+    return Screen.of(tr.n_(
+        "{team} has had {n} message from you today. That is the daily limit, so the team is "
+        "not flooded. You can write again tomorrow.",
+        "{team} has had {n} messages from you today. That is the daily limit, so the team is "
+        "not flooded. You can write again tomorrow.",
+        per_day, team=escape(team_name),
+    ))
+
+
 def write_screen(tr: Tr, team_name: str) -> Screen:
     return Screen.of(
         "\n\n".join((
@@ -364,7 +430,11 @@ def confirm_screen(tr: Tr, draft: Draft) -> Screen:
             "{n} participant cannot get messages from me right now.",
             "{n} participants cannot get messages from me right now.", draft.unreachable,
         ))
-    lines.append(tr._("Late in the evening, I wait and send it in the morning."))
+    if draft.waits_until is not None:
+        lines.append(tr._("It is night for the team now, so I wait and send it at {time}.",
+                          time=tr.time(draft.waits_until, draft.tz)))
+    else:
+        lines.append(tr._("I send it right away."))
     return Screen.of(
         "\n".join(lines),
         [Button(tr._("Send"), callback(SEND, draft.broadcast_id)),
@@ -382,6 +452,14 @@ def confirmed_screen(tr: Tr, confirmed: Confirmed) -> Screen:
             ))
         case ConfirmStatus.ALREADY_SENT:
             return Screen.of(tr._("This message is already on its way."))
+        case ConfirmStatus.DAILY_LIMIT:
+            return Screen.of(tr.n_(
+                "Not sent: the team has had {n} message today, which is the daily limit. "
+                "You can write again tomorrow.",
+                "Not sent: the team has had {n} messages today, which is the daily limit. "
+                "You can write again tomorrow.",
+                confirmed.per_day,
+            ))
         case _:
             return Screen.of(tr._("This message was cancelled, so it was not sent."))
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs import instructor_broadcast, reminders
+from dialogs import instructor_briefing, instructor_broadcast, reminders, webinar_calendar
 from dialogs.course import module_opened_screen
 from dialogs.delivery import keys, outbox
 from dialogs.delivery.kinds import InstructorKind, Kind
@@ -165,11 +165,9 @@ KindRenderer = Callable[[AsyncSession, Due], Awaitable["Rendered | Skip"]]
 
 
 async def _webinar_reminder(session: AsyncSession, due: Due) -> Rendered | Skip:
-    webinar = due.webinar
-    if webinar is None or not due.webinar_is(SessionStatus.SCHEDULED) or (
-        webinar.starts_at.isoformat() != due.payload.get("starts_at")
-    ):
-        return Skip("webinar changed")
+    webinar = _webinar_as_planned(due)
+    if isinstance(webinar, Skip):
+        return webinar
     soon = int(due.payload.get("offset_minutes") or 0) < 24 * 60
     return Rendered(reminders.webinar_reminder_screen(
         due.tr, due.module_no, webinar.starts_at, due.tz, soon=soon, join_url=due.join_url))
@@ -178,16 +176,24 @@ async def _webinar_reminder(session: AsyncSession, due: Due) -> Rendered | Skip:
 async def _webinar_moved(session: AsyncSession, due: Due) -> Rendered | Skip:
     if due.webinar is None or not due.webinar_is(SessionStatus.SCHEDULED):
         return Skip("webinar changed again")
-    return Rendered(reminders.webinar_moved_screen(
+    return Rendered(await _with_calendar(session, due, reminders.webinar_moved_screen(
         due.tr, due.module_no, due.webinar.starts_at, due.webinar.moved_from, due.tz,
-        join_url=due.join_url))
+        join_url=due.join_url)))
 
 
 async def _webinar_cancelled(session: AsyncSession, due: Due) -> Rendered | Skip:
     if due.webinar is None or not due.webinar_is(SessionStatus.CANCELLED):
         return Skip("webinar no longer cancelled")
-    return Rendered(reminders.webinar_cancelled_screen(
-        due.tr, due.module_no, due.webinar.starts_at, due.tz))
+    return Rendered(await _with_calendar(session, due, reminders.webinar_cancelled_screen(
+        due.tr, due.module_no, due.webinar.starts_at, due.tz)))
+
+
+async def _with_calendar(session: AsyncSession, due: Due, screen: Screen) -> Screen:
+    """The notice carries the updated calendar, so the phone's event follows the change."""
+    if due.team is None:
+        return screen
+    return webinar_calendar.attach(
+        screen, await webinar_calendar.team_calendar(session, due.team, due.tr))
 
 
 async def _module_open(session: AsyncSession, due: Due) -> Rendered | Skip:
@@ -261,6 +267,36 @@ async def _broadcast_report(session: AsyncSession, due: Due) -> Rendered | Skip:
     return Skip("broadcast still going out; report planned again")
 
 
+def _webinar_as_planned(due: Due) -> WebinarSession | Skip:
+    """The webinar a row was planned for, unless it moved or was cancelled since."""
+    webinar = due.webinar
+    if webinar is None or not due.webinar_is(SessionStatus.SCHEDULED) or (
+        webinar.starts_at.isoformat() != due.payload.get("starts_at")
+    ):
+        return Skip("webinar changed")
+    return webinar
+
+
+async def _instructor_briefing(session: AsyncSession, due: Due) -> Rendered | Skip:
+    webinar = _webinar_as_planned(due)
+    if isinstance(webinar, Skip):
+        return webinar
+    assert due.membership is not None
+    brief = await instructor_briefing.briefing(session, due.membership, webinar,
+                                               due.row.due_at, due.tr)
+    return Rendered(instructor_briefing.briefing_screen(due.tr, brief))
+
+
+async def _attendance_prompt(session: AsyncSession, due: Due) -> Rendered | Skip:
+    webinar = _webinar_as_planned(due)
+    if isinstance(webinar, Skip):
+        return webinar
+    if await instructor_briefing.attendance_marked(session, webinar.id):
+        return Skip("attendance already marked")
+    return Rendered(instructor_briefing.attendance_prompt_screen(
+        due.tr, webinar.module_no, webinar.id, webinar.starts_at, due.tz))
+
+
 # Every kind of row the outbox sends, and how it is rendered. A new kind is one entry here
 # (tests check that every kind has one).
 RENDERERS: dict[str, KindRenderer] = {
@@ -272,6 +308,8 @@ RENDERERS: dict[str, KindRenderer] = {
     Kind.CHECKIN: _checkin,
     Kind.CHECKIN_REMINDER: _checkin_reminder,
     Kind.EVALUATION: _evaluation,
+    Kind.INSTRUCTOR_BRIEFING: _instructor_briefing,
+    Kind.ATTENDANCE_PROMPT: _attendance_prompt,
     InstructorKind.BROADCAST: _broadcast,
     InstructorKind.BROADCAST_REPORT: _broadcast_report,
 }

@@ -32,11 +32,19 @@ class Media:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A file the bot makes (a calendar, a PDF), uploaded with the message as a document."""
+
+    filename: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Screen:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
     # With media the text becomes its caption (Telegram allows 1,024 characters there).
-    media: Media | None = None
+    media: Media | Upload | None = None
 
     @classmethod
     def of(cls, text: str, *rows: list[Button] | tuple[Button, ...]) -> Screen:

@@ -117,11 +117,16 @@ async def create_team(
     webinar_url: str | None = None,
     duration_minutes: int = 60,
     reminder_offsets_minutes: Sequence[int] | None = None,
+    session_starts: Sequence[datetime] | None = None,
 ) -> Team:
     """Add a team with its six weekly webinars, the first at `first_session_local` (wall clock
-    in `timezone`, default the municipality's), the rest at the same local time each week."""
+    in `timezone`, default the municipality's), the rest at the same local time each week —
+    or at `session_starts` (UTC, one per module) when the caller planned them (holidays)."""
     tz_name = timezone or municipality.timezone
-    starts = weekly_session_starts(first_session_local, zone(tz_name))
+    starts = list(session_starts) if session_starts is not None else weekly_session_starts(
+        first_session_local, zone(tz_name))
+    if len(starts) != COURSE_MODULES:
+        raise ValueError(f"a team has {COURSE_MODULES} webinars, not {len(starts)}")
     team = Team(
         municipality_id=municipality.id,
         name=name,

@@ -22,7 +22,8 @@ from telegram.helpers import create_deep_linked_url
 from bot.cli.common import fail, settings_or_exit
 from bot.settings import Settings, SettingsError
 from dialogs import coordinator
-from locales.i18n import SUPPORTED_LOCALES
+from dialogs.coordinator_holidays import Flag, HolidayChoice, holiday_names
+from locales.i18n import SUPPORTED_LOCALES, Catalogs, Tr
 from storage.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade
@@ -134,20 +135,38 @@ def team_create(
     timezone: Annotated[str | None, typer.Option(help="IANA zone; default the municipality's.")]
     = None,
     qr_dir: Annotated[Path | None, typer.Option(help="Also write QR code PNGs here.")] = None,
+    skip_holidays: Annotated[bool, typer.Option(
+        "--skip-holidays", help="Leave out weeks whose webinar is on a holiday.")] = False,
+    keep_holidays: Annotated[bool, typer.Option(
+        "--keep-holidays", help="Keep webinars on holidays where they are.")] = False,
 ) -> None:
-    """Create a team with six weekly webinars and print its invite links."""
+    """Create a team with six weekly webinars and print its invite links.
+
+    Webinars on public holidays or in the usual school holidays are flagged first: without
+    --skip-holidays or --keep-holidays, nothing is saved and the dates are listed."""
 
     settings = settings_or_exit()
     if language is not None and language not in SUPPORTED_LOCALES:
         fail("--language must be da, nb or en")
+    if skip_holidays and keep_holidays:
+        fail("choose one of --skip-holidays and --keep-holidays")
+    choice = (HolidayChoice.SKIP if skip_holidays else HolidayChoice.KEEP if keep_holidays
+              else HolidayChoice.ASK)
     _qr_folder_or_exit(qr_dir)
+    tr = Catalogs.load().tr("en")
     try:
         username = bot_username(settings)
         created = _run_in_transaction(settings, lambda s: coordinator.create_team_with_invites(
             s, municipality_name=municipality, team_name=name, first_session_local=first_session,
             webinar_url=webinar_url, language=language, country=country, timezone=timezone,
-            now=SystemClock().now(), actor=_actor(),
+            now=SystemClock().now(), actor=_actor(), holidays=choice,
         ))
+    except coordinator.HolidaysFound as found:
+        for flag in found.plan.flagged:
+            typer.echo(_flag_line(tr, flag))
+        fail(f"{len(found.plan.flagged)} webinar(s) fall on holidays, so nothing was saved: run "
+             f"again with --skip-holidays (those weeks are left out and the course runs over "
+             f"{found.weeks_if_skipped} weeks) or --keep-holidays")
     except (SettingsError, coordinator.CoordinatorError) as exc:
         fail(str(exc))
     tz = ZoneInfo(created.team.timezone)
@@ -157,10 +176,22 @@ def team_create(
     for number, start in enumerate(created.session_starts, start=1):
         table.add_row(str(number), start.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z"))
     console.print(table)
+    planned = created.holidays
+    for flag in planned.skipped if planned else ():
+        typer.echo(f"skipped the week of {flag.day.isoformat()}: "
+                   f"{', '.join(holiday_names(tr, flag))}")
+    for flag in planned.flagged if planned else ():
+        typer.echo(f"kept on a holiday: {_flag_line(tr, flag)}")
     _print_invite("participants", username, created.participant_invite.code,
                   created.participant_invite.invite.id, qr_dir)
     _print_invite("instructor", username, created.instructor_invite.code,
                   created.instructor_invite.invite.id, qr_dir)
+
+
+def _flag_line(tr: Tr, flag: Flag) -> str:
+    """One flagged webinar: "webinar 3: Fri 2027-12-24 19:00 – Christmas Eve, …"."""
+    when = flag.starts_at.astimezone(ZoneInfo(flag.zone)).strftime("%a %Y-%m-%d %H:%M")
+    return f"webinar {flag.module_no}: {when} – {', '.join(holiday_names(tr, flag))}"
 
 
 def _print_invite(whom: str, username: str, code: str, invite_id: int, qr_dir: Path | None) -> None:

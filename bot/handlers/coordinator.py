@@ -46,11 +46,18 @@ async def coordinator_invite(update: Update, context: BotContext, code: str) -> 
     await render.send(update, coordinator_chat.invitation_screen(context.acting.tr, code))
 
 
+async def _unused_words(update: Update, context: BotContext, command: str) -> None:
+    if context.args:
+        await render.send(update, coordinator_chat.unused_words_screen(
+            context.acting.tr, command, list(context.args)))
+
+
 async def teams_command(update: Update, context: BotContext) -> None:
     actor = context.acting
     if not actor.coordinator_municipality_ids:
         await _refuse(update, actor)
         return
+    await _unused_words(update, context, "teams")
     teams = await coordinator_chat.teams(context.services.sessions,
                                          actor.coordinator_municipality_ids)
     await render.send(update, coordinator_chat.teams_screen(actor.tr, teams))
@@ -61,6 +68,7 @@ async def failures_command(update: Update, context: BotContext) -> None:
     if not actor.coordinator_municipality_ids:
         await _refuse(update, actor)
         return
+    await _unused_words(update, context, "failures")
     async with context.services.sessions() as session:
         failed, unreachable = await delivery_report.failures(
             session, actor.coordinator_municipality_ids
@@ -75,7 +83,10 @@ async def export_command(update: Update, context: BotContext) -> None:
         await _refuse(update, actor)
         return
     services = context.services
-    await render.send(update, coordinator_chat.export_started_screen(actor.tr))
+    await _unused_words(update, context, "export")
+    names = await coordinator_chat.municipality_names(
+        services.sessions, actor.coordinator_municipality_ids)
+    await render.send(update, coordinator_chat.export_started_screen(actor.tr, names))
     async with services.sessions() as session:
         scope = await exports.coordinator_scope(session, actor.person_id)
     chat = update.effective_chat
@@ -89,7 +100,7 @@ async def export_command(update: Update, context: BotContext) -> None:
             await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
             with part.open("rb") as fh:
                 await chat.send_document(fh, filename=part.name)
-    await render.send(update, coordinator_chat.export_ready_screen(actor.tr, len(parts)))
+    await render.send(update, coordinator_chat.export_ready_screen(actor.tr, len(parts), names))
 
 
 async def button(update: Update, context: BotContext) -> None:
@@ -201,6 +212,7 @@ async def new_team_command(update: Update, context: BotContext) -> None:
     if not actor.coordinator_municipality_ids or actor.person_id is None:
         await _refuse(update, actor)
         return
+    await _unused_words(update, context, "newteam")
     services = context.services
     choices = await coordinator_team.open_draft(
         services.sessions, actor.person_id, actor.coordinator_municipality_ids,
@@ -235,6 +247,10 @@ async def new_team_button(update: Update, context: BotContext) -> None:
             case ("skip",):
                 draft = await coordinator_team.skip_url(session, actor.person_id, now)
                 screen = coordinator_team.step_screen(actor.tr, draft.step) if draft else None
+            case ("h", choice):
+                draft = await coordinator_team.choose_holidays(session, actor.person_id, choice,
+                                                               now)
+                screen = coordinator_team.step_screen(actor.tr, draft.step) if draft else None
             case ("l", language):
                 try:
                     created = await coordinator_team.finish(session, actor.person_id, allowed,
@@ -267,9 +283,12 @@ async def typed_new_team(update: Update, context: BotContext) -> None:
             session, actor.person_id, actor.coordinator_municipality_ids, message.text,
             services.clock.now(),
         )
+        following = (await coordinator_team.next_screen(session, actor.tr, draft)
+                     if draft is not None and problem is None else None)
     if problem == "gone" or draft is None:
         await _refuse(update, actor)
     elif problem is not None:
         await render.send(update, coordinator_team.problem_screen(actor.tr, problem))
     else:
-        await render.send(update, coordinator_team.step_screen(actor.tr, draft.step))
+        assert following is not None
+        await render.send(update, following)

@@ -144,11 +144,17 @@ async def _for_team(
                 await render.send(update, Screen.of(text))
         case instructor.FOR_BROADCAST:
             async with services.sessions.begin() as session:
-                team_name = await broadcast.start_broadcast(
-                    session, person_id=actor.person_id, team_id=team_id)
-                await state.wait_for(session, actor.person_id, broadcast.STATE, now,
-                                     team_id=team_id)
-            await _show(update, broadcast.write_screen(tr, team_name))
+                start = await broadcast.start_broadcast(
+                    session, person_id=actor.person_id, team_id=team_id, now=now,
+                    per_day=services.settings.broadcasts_per_day)
+                if not start.limit_reached:
+                    await state.wait_for(session, actor.person_id, broadcast.STATE, now,
+                                         team_id=team_id)
+            if start.limit_reached:
+                await _show(update, broadcast.daily_limit_screen(tr, start.team_name,
+                                                                 start.per_day))
+            else:
+                await _show(update, broadcast.write_screen(tr, start.team_name))
         case instructor.FOR_SESSIONS | instructor.FOR_ATTENDANCE:
             async with services.sessions() as session:
                 team, webinars = await instructor.team_webinars(
@@ -264,7 +270,7 @@ async def _instructor_button(
                     session, person_id=person, webinar_id=webinar_id,
                     new_start=datetime.fromtimestamp(moment, UTC), now=now)
                 await _stop_waiting_for(session, person, instructor.MOVE_STATE)
-            await render.replace(update, instructor.moved_screen(tr, info))
+            await render.replace(update, instructor.moved_screen(tr, info, now))
         case instructor.CANCEL_ASK, (webinar_id,):
             async with services.sessions() as session:
                 info = await instructor.webinar_for_instructor(
@@ -276,7 +282,7 @@ async def _instructor_button(
             async with services.sessions.begin() as session:
                 info = await instructor.cancel_webinar(
                     session, person_id=person, webinar_id=webinar_id, now=now)
-            await render.replace(update, instructor.cancelled_screen(tr, info))
+            await render.replace(update, instructor.cancelled_screen(tr, info, now))
         case instructor.ATTENDANCE, (webinar_id,):
             async with services.sessions() as session:
                 sheet = await instructor.attendance_sheet(
@@ -291,7 +297,8 @@ async def _instructor_button(
         case broadcast.SEND, (broadcast_id,):
             async with services.sessions.begin() as session:
                 confirmed = await broadcast.confirm_broadcast(
-                    session, person_id=person, broadcast_id=broadcast_id, now=now)
+                    session, person_id=person, broadcast_id=broadcast_id, now=now,
+                    per_day=services.settings.broadcasts_per_day)
             await render.replace(update, broadcast.confirmed_screen(tr, confirmed))
         case broadcast.DISCARD, (broadcast_id,):
             async with services.sessions.begin() as session:

@@ -20,12 +20,15 @@ from dialogs import (
     action_plan,
     coordinator_team,
     course,
+    gp_summary,
+    helpful_tools,
     invites,
     language,
     onboarding,
     progress,
     settings,
     state,
+    webinar_calendar,
 )
 from dialogs.callbacks import CallbackDataError, callback, decode
 from dialogs.delivery import events
@@ -228,8 +231,12 @@ async def _name_chosen(update: Update, context: BotContext, actor: Actor, name: 
         await render.send(update, onboarding.name_changed_screen(actor.tr, name))
         return
     tr = actor.tr
+    async with services.sessions() as session:
+        ics = await webinar_calendar.participant_calendar(session, actor.person_id, tr)
     await render.send(update, onboarding.welcome_in_team_screen(tr, name, view.team_name))
     await render.send(update, course.plan_screen(tr, view))
+    if ics is not None:
+        await render.send(update, webinar_calendar.calendar_screen(tr, ics))
     await render.send(update, course.module_opened_screen(tr, 1))
 
 
@@ -284,6 +291,19 @@ async def _course_view(context: BotContext, actor: Actor) -> course.CourseView |
         return await course.course_view(session, membership, context.services.clock.now())
 
 
+async def calendar_command(update: Update, context: BotContext) -> None:
+    """The team's webinars as a file for the phone's calendar."""
+    actor = context.acting
+    ics = None
+    if actor.person_id is not None:
+        async with context.services.sessions() as session:
+            ics = await webinar_calendar.participant_calendar(session, actor.person_id, actor.tr)
+    if ics is None:
+        await render.send(update, webinar_calendar.no_calendar_screen(actor.tr))
+        return
+    await render.send(update, webinar_calendar.calendar_screen(actor.tr, ics))
+
+
 def not_in_team_screen(tr: Tr) -> Screen:
     return Screen.of(tr._(
         "You are not in a team yet. Open the invite link from your municipality to join."
@@ -310,9 +330,41 @@ async def module_step(update: Update, context: BotContext) -> None:
                            show_alert=True)
         return
     await query.answer()
+    helpful = False
+    if step > len(row.module.steps) and actor.person_id is not None:  # the tool's step
+        async with context.services.sessions() as session:
+            helpful = await helpful_tools.is_helpful(session, actor.person_id, module_no)
     await render.replace(update, course.module_step_screen(
-        actor.tr, module_no, step, elearning_url=None
+        actor.tr, module_no, step, elearning_url=None, helpful=helpful
     ))
+
+
+async def tool_helpful(update: Update, context: BotContext) -> None:
+    """"This tool helps me": a mark for their own /summary; a second tap takes it away."""
+    query = update.callback_query
+    assert query is not None
+    actor = context.acting
+    try:
+        (module_no,) = course.HELPFUL.parse(query.data)
+    except CallbackDataError:
+        await common.stale_button(update, context)
+        return
+    if actor.person_id is None:
+        result = helpful_tools.ToolMark.NOT_A_PARTICIPANT
+    else:
+        async with context.services.sessions.begin() as session:
+            result = await helpful_tools.toggle_helpful(
+                session, actor.person_id, module_no, context.services.clock.now()
+            )
+    marked = result is helpful_tools.ToolMark.MARKED
+    await query.answer(helpful_tools.toggled_text(actor.tr, result, module_no),
+                       show_alert=result in (helpful_tools.ToolMark.LOCKED,
+                                                   helpful_tools.ToolMark.NOT_A_PARTICIPANT))
+    if marked or result is helpful_tools.ToolMark.UNMARKED:
+        module = course.default_course().module(module_no)
+        await render.replace(update, course.module_step_screen(
+            actor.tr, module_no, len(module.steps) + 1, elearning_url=None, helpful=marked
+        ))
 
 
 async def module_done(update: Update, context: BotContext) -> None:
@@ -383,6 +435,56 @@ async def progress_command(update: Update, context: BotContext) -> None:
     png = await asyncio.to_thread(progress.render_png, data, progress.chart_words(actor.tr))
     caption = progress.progress_caption(actor.tr, data)
     await chat.send_photo(png, caption=caption.text, parse_mode=ParseMode.HTML)
+
+
+# -- /summary --------------------------------------------------------------------------------
+
+
+async def summary_command(update: Update, context: BotContext) -> None:
+    """Offer the one-page summary; their own scores go in only if they tick them."""
+    actor = context.acting
+    if actor.person_id is None:
+        await render.send(update, not_in_team_screen(actor.tr))
+        return
+    async with context.services.sessions() as session:
+        membership = await course.participant_membership(session, actor.person_id)
+    if membership is None:
+        await render.send(update, not_in_team_screen(actor.tr))
+        return
+    await render.send(update, gp_summary.offer_screen(actor.tr, scores=False))
+
+
+async def summary_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = context.acting
+    try:
+        form, scores = gp_summary.ACTION.parse(query.data)
+    except CallbackDataError:
+        await common.stale_button(update, context)
+        return
+    if form == "tick":
+        await query.answer()
+        await render.replace(update, gp_summary.offer_screen(actor.tr, scores=bool(scores)))
+        return
+    now = context.services.clock.now()
+    data = None
+    if actor.person_id is not None:
+        async with context.services.sessions() as session:
+            data = await gp_summary.load_summary(
+                session, actor.person_id, now, context.services.questionnaires)
+    if data is None:
+        await query.answer(actor.tr._("This button belongs to a course you are not in."),
+                           show_alert=True)
+        return
+    await query.answer()
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
+    page = gp_summary.summary_page(actor.tr, data, now, scores=bool(scores))
+    # Laying out a PDF is CPU work: off the event loop, like the /progress picture.
+    pdf = await asyncio.to_thread(gp_summary.render_pdf, page)
+    await render.send(update, gp_summary.summary_screen(actor.tr, pdf))
 
 
 # -- /settings -------------------------------------------------------------------------------

@@ -35,6 +35,9 @@ class DeliveryConfig:
     checkin_reminder_after: timedelta = timedelta(days=2)
     followup_after: timedelta = timedelta(weeks=12)
     evaluation_open_for: timedelta = timedelta(weeks=4)
+    # -- the instructor's plan -------------------------------------------------------------
+    briefing_before: timedelta = timedelta(hours=2)  # the briefing, before each webinar
+    attendance_prompt_open_for: timedelta = timedelta(days=2)  # after the webinar's end
 
     def backoff(self, attempts: int) -> timedelta:
         """Wait before retry number ``attempts`` after a network error or 5xx (doubling)."""

@@ -1,12 +1,16 @@
 """What changes the plan: webinars moved or cancelled, people joining, leaving, returning.
 
 Moves and cancellations are also announced, once per participant and change: the dedup key
-names the webinar and its new start, so announcing the same change twice adds nothing.
+names the webinar and its new start, so announcing the same change twice adds nothing. An
+announcement goes out at once, except in the quiet hours (on the team's clock): then it waits
+for their end (08:00), unless the webinar starts before that. A change made again before the
+announcement went out replaces it, so twelve moves in one night are one message at 08:00.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +19,7 @@ from dialogs.delivery import keys, outbox
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import Kind, policy
 from dialogs.delivery.planner import PlanReport, replan_person, replan_team
+from dialogs.delivery.timeplan import quiet_until
 from storage.models import (
     Membership,
     MembershipStatus,
@@ -23,8 +28,19 @@ from storage.models import (
     Person,
     Role,
     SessionStatus,
+    Team,
     WebinarSession,
 )
+
+
+def announce_at(now: datetime, starts_at: datetime, tz: ZoneInfo,
+                config: DeliveryConfig | None = None) -> datetime:
+    """When a change to a webinar starting at ``starts_at`` is announced, if made ``now``."""
+    config = config or DeliveryConfig()
+    morning = quiet_until(now, tz, config.quiet_start, config.quiet_end)
+    if morning is None or starts_at <= morning:
+        return now
+    return morning
 
 
 async def move_webinar(
@@ -43,6 +59,7 @@ async def move_webinar(
         webinar.starts_at = new_start
         webinar.status = SessionStatus.SCHEDULED
         webinar.updated_at = now
+        webinar.calendar_sequence += 1
         await session.flush()
     return await webinar_changed(session, webinar_id, now, config)
 
@@ -53,9 +70,11 @@ async def cancel_webinar(
     webinar = await session.get(WebinarSession, webinar_id)
     if webinar is None:
         raise LookupError(f"no webinar {webinar_id}")
-    webinar.status = SessionStatus.CANCELLED
-    webinar.updated_at = now
-    await session.flush()
+    if webinar.status != SessionStatus.CANCELLED:
+        webinar.status = SessionStatus.CANCELLED
+        webinar.updated_at = now
+        webinar.calendar_sequence += 1
+        await session.flush()
     return await webinar_changed(session, webinar_id, now, config)
 
 
@@ -71,6 +90,9 @@ async def webinar_changed(
         return await replan_team(session, webinar.team_id, now, config)
     kind = Kind.WEBINAR_CANCELLED if cancelled else Kind.WEBINAR_MOVED
     change = "cancelled" if cancelled else str(int(webinar.starts_at.timestamp()))
+    team = await session.get(Team, webinar.team_id)
+    assert team is not None
+    due = announce_at(now, webinar.starts_at, ZoneInfo(team.timezone), config)
     members = await session.execute(
         select(Membership.id, Person.id, Person.chat_id)
         .join(Person, Person.id == Membership.person_id)
@@ -87,7 +109,7 @@ async def webinar_changed(
         rows.append(outbox.NewRow(
             person_id=person_id, chat_id=chat_id, kind=kind,
             dedup_key=keys.webinar_announcement(membership_id, kind, webinar.id, change),
-            due_at=now, expires_at=webinar.starts_at, urgent=policy(kind).urgent,
+            due_at=due, expires_at=webinar.starts_at, urgent=policy(kind).urgent,
             payload={
                 "membership_id": membership_id, "module_no": webinar.module_no,
                 "webinar_id": webinar.id, "starts_at": webinar.starts_at.isoformat(),

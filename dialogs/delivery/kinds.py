@@ -19,6 +19,9 @@ class Kind(enum.StrEnum):
     CHECKIN = "checkin"
     CHECKIN_REMINDER = "checkin_reminder"
     EVALUATION = "evaluation"
+    # To the team's instructors: a briefing before each webinar, an attendance prompt after.
+    INSTRUCTOR_BRIEFING = "instructor_briefing"
+    ATTENDANCE_PROMPT = "attendance_prompt"
 
 
 class InstructorKind(enum.StrEnum):
@@ -52,6 +55,9 @@ POLICIES: dict[str, Policy] = {
     Kind.CHECKIN: Policy(),
     Kind.CHECKIN_REMINDER: Policy(droppable=True),
     Kind.EVALUATION: Policy(),
+    # Staff work, not nudges: never counted towards or held back by the participants' cap.
+    Kind.INSTRUCTOR_BRIEFING: Policy(paced=False),
+    Kind.ATTENDANCE_PROMPT: Policy(paced=False),
     # A person writing to their team is not an automated nudge: it neither counts towards nor
     # waits for the weekly cap. It is not urgent either: quiet hours and pauses apply.
     InstructorKind.BROADCAST: Policy(paced=False),
@@ -63,9 +69,11 @@ POLICIES: dict[str, Policy] = {
 PLANNED_KINDS: frozenset[str] = frozenset(
     {
         Kind.MODULE_OPEN, Kind.WEBINAR_REMINDER, Kind.PREP_NUDGE, Kind.CHECKIN,
-        Kind.CHECKIN_REMINDER, Kind.EVALUATION,
+        Kind.CHECKIN_REMINDER, Kind.EVALUATION, Kind.INSTRUCTOR_BRIEFING, Kind.ATTENDANCE_PROMPT,
     }
 )
+# Planned for a team's instructors; every other planned kind is for its participants.
+INSTRUCTOR_KINDS: frozenset[str] = frozenset({Kind.INSTRUCTOR_BRIEFING, Kind.ATTENDANCE_PROMPT})
 # Announced by events (a webinar moved or cancelled), once per change; never planned.
 ANNOUNCED_KINDS: frozenset[str] = frozenset({Kind.WEBINAR_MOVED, Kind.WEBINAR_CANCELLED})
 PACED_KINDS: frozenset[str] = frozenset(k for k, p in POLICIES.items() if p.paced)

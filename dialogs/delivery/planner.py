@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialogs.course import module_opens_at
 from dialogs.delivery import keys, outbox
 from dialogs.delivery.config import DeliveryConfig
-from dialogs.delivery.kinds import PLANNED_KINDS, Kind, policy
+from dialogs.delivery.kinds import INSTRUCTOR_KINDS, PLANNED_KINDS, Kind, policy
 from dialogs.delivery.timeplan import at_local, before, days_later, local_date
 from dialogs.occasion import Occasion
 from storage.models import (
@@ -55,6 +55,7 @@ class MemberFacts:
     tz: ZoneInfo
     reminder_offsets: tuple[int, ...]
     webinars: tuple[WebinarFacts, ...]
+    role: Role = Role.PARTICIPANT  # an instructor gets INSTRUCTOR_KINDS, a participant the rest
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,22 @@ def _evaluations(facts: MemberFacts, config: DeliveryConfig) -> Iterator[Wanted]
                          {"occasion": str(occasion)})
 
 
+def _instructor_briefings(facts: MemberFacts, config: DeliveryConfig) -> Iterator[Wanted]:
+    for w, _ in _ahead(facts):
+        yield Wanted((w.id, _epoch(w.starts_at)),
+                     max(w.starts_at - config.briefing_before, facts.joined_at), w.starts_at,
+                     {"module_no": w.module_no, "webinar_id": w.id,
+                      "starts_at": w.starts_at.isoformat()})
+
+
+def _attendance_prompts(facts: MemberFacts, config: DeliveryConfig) -> Iterator[Wanted]:
+    for w, _ in _ahead(facts):
+        end = w.starts_at + timedelta(minutes=w.duration_minutes)
+        yield Wanted((w.id, _epoch(w.starts_at)), end, end + config.attendance_prompt_open_for,
+                     {"module_no": w.module_no, "webinar_id": w.id,
+                      "starts_at": w.starts_at.isoformat()})
+
+
 # Every kind the planner derives from the schedule, and its rule. A new planned kind is one
 # entry here (tests check that every planned kind has one).
 RULES: dict[Kind, Rule] = {
@@ -189,6 +206,8 @@ RULES: dict[Kind, Rule] = {
     Kind.CHECKIN: _checkins,
     Kind.CHECKIN_REMINDER: _checkin_reminders,
     Kind.EVALUATION: _evaluations,
+    Kind.INSTRUCTOR_BRIEFING: _instructor_briefings,
+    Kind.ATTENDANCE_PROMPT: _attendance_prompts,
 }
 
 
@@ -203,6 +222,7 @@ def plan_member(facts: MemberFacts, config: DeliveryConfig) -> list[outbox.NewRo
                      "plan": _plan_stamp(wanted)},
         )
         for kind, rule in RULES.items()
+        if (kind in INSTRUCTOR_KINDS) == (facts.role == Role.INSTRUCTOR)
         for wanted in rule(facts, config)
         if wanted.expires is None or wanted.expires > wanted.due
     ]
@@ -234,7 +254,7 @@ async def replan_team(
     members = list(await session.execute(
         select(Membership, Person)
         .join(Person, Person.id == Membership.person_id)
-        .where(Membership.team_id == team_id, Membership.role == Role.PARTICIPANT)
+        .where(Membership.team_id == team_id)  # participants, and instructors (INSTRUCTOR_KINDS)
     ))
     tz = ZoneInfo(team.timezone)
     offsets = tuple(int(o) for o in (team.reminder_offsets_minutes or []))
@@ -243,7 +263,7 @@ async def replan_team(
         if membership.status != MembershipStatus.ACTIVE or person.unreachable_at is not None:
             continue
         facts = MemberFacts(membership.id, person.id, person.chat_id, membership.joined_at, tz,
-                            offsets, webinars)
+                            offsets, webinars, membership.role)
         for row in plan_member(facts, config):
             desired[row.dedup_key] = row
     prefixes = tuple(keys.member_prefix(membership.id) for membership, _ in members)

@@ -12,6 +12,7 @@ from storage.models.course import (
     Answer,
     Attendance,
     Broadcast,
+    HelpfulTool,
     ModuleProgress,
     QuestionnaireResponse,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "CoordinatorGrant",
     "Country",
     "DialogState",
+    "HelpfulTool",
     "Invite",
     "InviteAttempt",
     "InviteRole",

@@ -39,6 +39,24 @@ class ModuleProgress(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class HelpfulTool(Base):
+    """A module's coping tool the participant marked as helping them. Theirs alone: it is
+    shown in their own summary (/summary) and nowhere else."""
+
+    __tablename__ = "helpful_tools"
+    __table_args__ = (
+        UniqueConstraint("membership_id", "module_no"),
+        CheckConstraint(f"module_no {_MODULE_CHECK}", name="module_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE"), index=True
+    )
+    module_no: Mapped[int] = mapped_column(Integer)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class QuestionnaireResponse(Base):
     """One questionnaire on one occasion for one membership, from planned to completed.
 

@@ -98,6 +98,9 @@ class WebinarSession(Base):
     join_url: Mapped[str | None] = mapped_column(Text)
     # Original start of a moved session, so reminders can say "moved from …".
     moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # iCalendar SEQUENCE: one more with every move or cancellation, so a phone calendar
+    # applies the updated file to the event it already has (dialogs/calendar.py).
+    calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

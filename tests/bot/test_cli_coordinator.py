@@ -32,7 +32,7 @@ def test_team_create_prints_deep_links_and_writes_qr_codes(tmp_path: Path) -> No
     result = run(
         ["team", "create", "--municipality", "Køge", "--name", "Hold 3",
          "--first-session", "2027-03-11T19:00", "--webinar-url", "https://meet.example.org/h3",
-         "--language", "da", "--qr-dir", str(tmp_path / "qr")],
+         "--language", "da", "--qr-dir", str(tmp_path / "qr"), "--keep-holidays"],
         tmp_path, MESTRING_BOT_USERNAME="mestring_test_bot",
     )
     assert result.returncode == 0, result.stderr
@@ -40,8 +40,11 @@ def test_team_create_prints_deep_links_and_writes_qr_codes(tmp_path: Path) -> No
     assert set(links) == {"participants", "instructor"}
     assert len(links["participants"]) >= 16  # ≥ 96 random bits
     assert invite_status(tmp_path, links["participants"]) is InviteStatus.OK
-    # 19:00 local every week, across the change to summer time on 28 March.
-    assert result.stdout.count("19:00") == 6
+    # 19:00 local every week, across the change to summer time on 28 March; Maundy Thursday
+    # is kept, and marked.
+    assert result.stdout.count("19:00 CET") + result.stdout.count("19:00 CEST") == 6
+    assert ("kept on a holiday: webinar 3: Thu 2027-03-25 19:00 – Maundy Thursday, "
+            "Easter holiday (schools)") in result.stdout
     pngs = sorted(p.name for p in (tmp_path / "qr").glob("*.png"))
     assert len(pngs) == 2
     assert all((tmp_path / "qr" / name).read_bytes().startswith(b"\x89PNG") for name in pngs)
@@ -145,3 +148,42 @@ def test_an_unwritable_qr_folder_is_refused_before_any_invite_is_made(tmp_path: 
     later = run(["invite", "create", "--municipality", "Køge", "--team", "Hold 1"],
                 tmp_path, **env)
     assert "(invite 3;" in later.stdout, later.stdout
+
+
+def test_team_create_over_christmas_flags_the_24th_and_31st_and_saves_nothing_unasked(
+    tmp_path: Path,
+) -> None:
+    env = {"MESTRING_BOT_USERNAME": "mestring_test_bot"}
+    args = ["team", "create", "--municipality", "Køge", "--name", "Juleholdet",
+            "--first-session", "2027-12-10T19:00"]
+    asked = run(args, tmp_path, **env)
+    assert asked.returncode == 2
+    assert asked.stdout.splitlines() == [
+        "webinar 3: Fri 2027-12-24 19:00 – Christmas Eve, Christmas holiday (schools)",
+        "webinar 4: Fri 2027-12-31 19:00 – New Year's Eve, Christmas holiday (schools)",
+    ]
+    assert asked.stderr == (
+        "mestring: 2 webinar(s) fall on holidays, so nothing was saved: run again with "
+        "--skip-holidays (those weeks are left out and the course runs over 8 weeks) or "
+        "--keep-holidays\n")
+    assert "Juleholdet" not in run(["team", "list"], tmp_path, **env).stdout
+    assert "Køge" not in run(["team", "list"], tmp_path, **env).stdout  # not even the town
+
+    both = run([*args, "--skip-holidays", "--keep-holidays"], tmp_path, **env)
+    assert both.returncode == 2
+    assert "choose one of" in both.stderr
+
+    skipped = run([*args, "--skip-holidays"], tmp_path, **env)
+    assert skipped.returncode == 0, skipped.stderr
+    dates = re.findall(r"\d{4}-\d{2}-\d{2} 19:00", skipped.stdout)
+    assert [d[:10] for d in dates] == [
+        "2027-12-10", "2027-12-17", "2028-01-07", "2028-01-14", "2028-01-21", "2028-01-28"]
+    assert "skipped the week of 2027-12-24: Christmas Eve" in skipped.stdout
+    assert "skipped the week of 2027-12-31: New Year's Eve" in skipped.stdout
+
+    kept = run([*args[:5], "Nytårsholdet", *args[6:], "--keep-holidays"], tmp_path, **env)
+    assert kept.returncode == 0, kept.stderr
+    dates = re.findall(r"\d{4}-\d{2}-\d{2} 19:00", kept.stdout)
+    assert "2027-12-24 19:00" in dates
+    assert "2027-12-31 19:00" in dates
+    assert "kept on a holiday: webinar 3: Fri 2027-12-24 19:00 – Christmas Eve" in kept.stdout

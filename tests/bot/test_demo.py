@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from bot.demo import DEMO_TEAM, seed_demo
+from storage import queries
+from storage.clock import FrozenClock
+from storage.engine import Sessions
+from storage.models import Team
 from tests.bot.test_cli import run
 
 SCRIPT = """\
@@ -55,3 +64,17 @@ def test_demo_newcomer_joins_from_the_invite_link(tmp_path: Path) -> None:
     assert "Din kursusplan – Demohold" in result.stdout
     assert "bot › Modul 1 er åbent:" in result.stdout
     assert "📖 1." in result.stdout.split("you › /course")[1]
+
+
+async def test_the_demo_team_leaves_out_holiday_weeks(sessions: Sessions) -> None:
+    # Seeded on 1 December 2027: Thursdays from 9 December, and the 23rd and 30th fall in the
+    # Christmas school holiday.
+    await seed_demo(sessions, FrozenClock(datetime(2027, 12, 1, 9, 0, tzinfo=UTC)))
+    async with sessions() as session:
+        team = await session.scalar(select(Team).where(Team.name == DEMO_TEAM))
+        assert team is not None
+        starts = [w.starts_at.astimezone(ZoneInfo(team.timezone))
+                  for w in await queries.team_sessions(session, team.id)]
+    assert [s.date().isoformat() for s in starts] == [
+        "2027-12-09", "2027-12-16", "2028-01-06", "2028-01-13", "2028-01-20", "2028-01-27"]
+    assert {s.strftime("%H:%M") for s in starts} == {"19:00"}

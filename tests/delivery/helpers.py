@@ -13,7 +13,7 @@ from bot.delivery.dispatcher import Dispatcher, DispatchReport
 from dialogs.delivery import outbox
 from storage import queries
 from storage.clock import FrozenClock
-from storage.models import Membership, OutboxMessage, Person, Team
+from storage.models import Membership, OutboxMessage, Person, Role, Team
 
 WEBINAR_URL = "https://webinar.example.org/hold-1"
 # FrozenClock starts Monday 2027-01-04 09:00 UTC; the first webinar is that Thursday.
@@ -52,6 +52,7 @@ async def add_members(
     *,
     joined_at: datetime,
     locale: str | None = None,
+    role: Role = Role.PARTICIPANT,
 ) -> list[Member]:
     members = []
     for user_id in user_ids:
@@ -59,7 +60,7 @@ async def add_members(
                         display_name=None, created_at=joined_at)
         session.add(person)
         await session.flush()
-        membership = await queries.add_membership(session, person, team, now=joined_at)
+        membership = await queries.add_membership(session, person, team, role, now=joined_at)
         members.append(Member(person.id, membership.id, user_id))
     await session.flush()
     return members

@@ -11,14 +11,15 @@ import pytest
 from bot.local_api import SimMessage
 from bot.sandbox import Sandbox
 from dialogs.delivery.events import cancel_webinar, move_webinar
-from dialogs.delivery.kinds import Kind
+from dialogs.delivery.kinds import INSTRUCTOR_KINDS, Kind
 from dialogs.delivery.planner import replan_team
 from storage import queries
 from storage.clock import FrozenClock
-from storage.models import OutboxStatus, Person
+from storage.models import OutboxStatus, Person, Role
 from tests.delivery.helpers import WEBINAR_URL, add_members, make_team, rows, run_timeline
 
 USER = 7001
+INSTRUCTOR = 7002
 WEEKDAY = {"da": "torsdag", "nb": "torsdag", "en": "thursday"}
 CPH = ZoneInfo("Europe/Copenhagen")
 
@@ -48,13 +49,17 @@ def _urls(message: SimMessage) -> list[str]:
 
 async def _setup(sandbox: Sandbox, clock: FrozenClock, language: str) -> int:
     sandbox.api.add_user(USER, "Alex", language_code=language)
+    sandbox.api.add_user(INSTRUCTOR, "Ida", language_code=language)
     async with sandbox.services.sessions.begin() as session:
         team = await make_team(session)
         await add_members(session, team, [USER], joined_at=clock.now(), locale=language)
+        await add_members(session, team, [INSTRUCTOR], joined_at=clock.now(), locale=language,
+                          role=Role.INSTRUCTOR)
         await replan_team(session, team.id, clock.now())
         team_id = team.id
     # Telegram lets a bot write only to people who wrote to it first (the invite link's /start).
     await sandbox.send_text(USER, "/start")
+    await sandbox.send_text(INSTRUCTOR, "/start")
     return team_id
 
 
@@ -80,9 +85,22 @@ async def test_each_kind_reaches_the_participant_in_their_language(
     await run_timeline(delivery.dispatcher, clock, start + timedelta(weeks=20),
                        on_advance=_advance_api(sandbox))
 
-    sent = [r for r in await rows(sandbox.services.sessions) if r.status == OutboxStatus.SENT]
+    everything = [r for r in await rows(sandbox.services.sessions)
+                  if r.status == OutboxStatus.SENT]
+    staff = [r for r in everything if r.chat_id == INSTRUCTOR]
+    sent = [r for r in everything if r.chat_id == USER]
     kinds = {r.kind for r in sent}
-    assert kinds == set(Kind), f"missing {set(Kind) - kinds}"
+    assert kinds == set(Kind) - INSTRUCTOR_KINDS, f"missing {set(Kind) - kinds}"
+    # The instructor: a briefing before and a prompt after each of the five webinars held.
+    assert sorted(r.kind for r in staff) == sorted([Kind.INSTRUCTOR_BRIEFING] * 5
+                                                   + [Kind.ATTENDANCE_PROMPT] * 5)
+    for row in staff:
+        message = _message(sandbox, INSTRUCTOR, row.telegram_message_id)
+        if row.kind == Kind.ATTENDANCE_PROMPT:
+            assert _buttons(message) == [tr._("Mark attendance")]
+        else:
+            assert tr._("Open the roster") in _buttons(message)
+            assert tr.time(webinar_start(row.payload["starts_at"]), CPH) in (message.text or "")
     assert sum(r.kind == Kind.WEBINAR_MOVED for r in sent) == 1
     assert sum(r.kind == Kind.WEBINAR_CANCELLED for r in sent) == 1
     assert {r.payload["occasion"] for r in sent if r.kind == Kind.EVALUATION} == {
@@ -90,7 +108,7 @@ async def test_each_kind_reaches_the_participant_in_their_language(
 
     for row in sent:
         message = _message(sandbox, USER, row.telegram_message_id)
-        text = message.text or ""
+        text = message.text or message.caption or ""
         if row.kind == Kind.WEBINAR_REMINDER:
             starts = webinar_start(row.payload["starts_at"])
             if row.payload["offset_minutes"] >= 1440:
@@ -107,6 +125,9 @@ async def test_each_kind_reaches_the_participant_in_their_language(
             assert tr._("Done with my preparation") in _buttons(message)
         elif row.kind == Kind.WEBINAR_CANCELLED:
             assert tr.when(webinar_start(row.payload["starts_at"]), CPH) in text
+        if row.kind in (Kind.WEBINAR_MOVED, Kind.WEBINAR_CANCELLED):  # the updated calendar
+            assert message.file is not None
+            assert message.file.file_name == "webinars.ics"
 
 
 def webinar_start(iso: str):
@@ -191,7 +212,7 @@ async def test_blocked_participant_is_marked_unreachable_and_nothing_else_is_tri
         person = await session.get(Person, 1)
         assert person is not None
         assert person.unreachable_at == clock.now()
-    statuses = {r.status for r in await rows(sandbox.services.sessions)}
+    statuses = {r.status for r in await rows(sandbox.services.sessions) if r.chat_id == USER}
     assert statuses <= {OutboxStatus.FAILED, OutboxStatus.CANCELLED}
     # The second message due for them was not even tried.
     assert len(sandbox.api.calls_to("sendMessage")) == calls + 1

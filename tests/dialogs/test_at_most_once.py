@@ -99,7 +99,8 @@ async def test_one_broadcast_confirmed_twice_at_once_fans_out_once(
         draft = await broadcast.draft_broadcast(
             session, person_id=ida, team_id=team_id, text="Hej", media_kind=None,
             media_file_id=None, now=NOW)
-    results = await overlapping(engine, sessions, ("UPDATE broadcasts",), lambda s: (
+    # The second waits on the team's row lock (the day's limit), or on the broadcast's row.
+    results = await overlapping(engine, sessions, ("FOR UPDATE", "UPDATE broadcasts"), lambda s: (
         broadcast.confirm_broadcast(s, person_id=ida, broadcast_id=draft.broadcast_id,
                                     now=NOW)))
     assert sorted(r.status for r in results) == [broadcast.ConfirmStatus.ALREADY_SENT,
@@ -109,6 +110,29 @@ async def test_one_broadcast_confirmed_twice_at_once_fans_out_once(
             AuditLog.action == "broadcast.send")) == 1
         kinds = list(await session.scalars(select(OutboxMessage.kind)))
     assert sorted(kinds) == ["broadcast", "broadcast_report"]  # Kim's copy, Ida's report
+
+
+async def test_two_drafts_confirmed_at_once_take_the_last_broadcast_of_the_day_once(
+    engine: AsyncEngine, sessions: Sessions
+) -> None:
+    _, ida, team_id = await _people(sessions)
+    drafts = []
+    async with sessions.begin() as session:
+        for text in ("one", "two", "three", "four"):
+            drafts.append((await broadcast.draft_broadcast(
+                session, person_id=ida, team_id=team_id, text=text, media_kind=None,
+                media_file_id=None, now=NOW)).broadcast_id)
+        for broadcast_id in drafts[:2]:
+            await broadcast.confirm_broadcast(session, person_id=ida, broadcast_id=broadcast_id,
+                                              now=NOW)
+    racing = iter(drafts[2:])
+    results = await overlapping(engine, sessions, ("FOR UPDATE",), lambda s: (
+        broadcast.confirm_broadcast(s, person_id=ida, broadcast_id=next(racing), now=NOW)))
+    assert sorted(r.status for r in results) == [broadcast.ConfirmStatus.DAILY_LIMIT,
+                                                 broadcast.ConfirmStatus.SENDING]
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "broadcast.send")) == 3
 
 
 async def test_a_webinar_moved_twice_at_once_is_moved_once(

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.sandbox import Sandbox
 from dialogs.coordinator import CreatedTeam, create_team_with_invites
+from dialogs.coordinator_holidays import HolidayChoice
 from dialogs.invites import create_invite
 from storage.models import InviteRole, Team
 
@@ -47,13 +48,14 @@ async def make_team(
     first_session: datetime = datetime(2027, 1, 7, 19, 0),
     language: str = "da",
     country: str = "DK",
+    holidays: HolidayChoice = HolidayChoice.KEEP,  # most tests want the dates as given
 ) -> CreatedTeam:
     async with sandbox.services.sessions.begin() as session:
         return await create_team_with_invites(
             session, municipality_name=municipality, team_name=name,
             first_session_local=first_session, webinar_url="https://meet.example.org/hold3",
             language=language, country=country, timezone=None,
-            now=sandbox.services.clock.now(), actor="test",
+            now=sandbox.services.clock.now(), actor="test", holidays=holidays,
         )
 
 
@@ -83,3 +85,13 @@ async def join(
 
 def texts(sandbox: Sandbox, chat_id: int) -> list[str]:
     return [m.text or m.caption or "" for m in sandbox.api.messages_to(chat_id)]
+
+
+async def press_data(sandbox: Sandbox, user_id: int, data: str) -> None:
+    """Press the newest button that carries ``data`` (for buttons whose label changes with the
+    language or the date)."""
+    message = next(m for m in reversed(sandbox.api.messages_to(user_id))
+                   if data in [b.get("callback_data") for b in m.buttons()])
+    if sandbox.pace is not None:
+        sandbox.pace.pause()
+    await sandbox.handled(sandbox.api.press_button(user_id, message.message_id, data))

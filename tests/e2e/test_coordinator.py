@@ -18,6 +18,7 @@ from storage.models import (
     OutboxStatus,
     Person,
     QuestionnaireResponse,
+    Team,
 )
 
 from .helpers import join, make_team
@@ -175,7 +176,7 @@ async def test_export_in_chat_comes_as_zipped_documents_without_names(sandbox: S
     await sandbox.send_text(COORDINATOR, "/export")
     documents = [m for m in sandbox.api.messages_to(COORDINATOR) if m.media_kind == "document"]
     assert documents
-    assert "The export is ready" in sandbox.api.last_message_to(COORDINATOR).text
+    assert "The export of Køge is ready" in sandbox.api.last_message_to(COORDINATOR).text
     for document in documents:
         with zipfile.ZipFile(io.BytesIO(document.document_bytes)) as archive:
             names = archive.namelist()
@@ -188,12 +189,32 @@ async def test_export_in_chat_comes_as_zipped_documents_without_names(sandbox: S
         assert "export" in list(await session.scalars(select(AuditLog.action)))
 
 
+async def test_words_after_a_coordinator_command_are_not_quietly_ignored(
+    sandbox: Sandbox,
+) -> None:
+    await make_team(sandbox, municipality="Roskilde", name="Hold 2")
+    await make_team(sandbox, municipality="Køge", name="Hold 3")
+    await become_coordinator(sandbox, COORDINATOR, "Køge")
+    await sandbox.send_text(COORDINATOR, "/export Roskilde")
+    said = [m.text for m in sandbox.api.messages_to(COORDINATOR) if m.text]
+    assert any("/export does not use “Roskilde”" in text for text in said)
+    assert any(text.startswith("I am preparing the export for Køge.") for text in said)
+    assert said[-1].startswith("The export of Køge is ready:")
+    assert not any("Roskilde" in text for text in said if "does not use" not in text)
+    for command in ("teams", "failures"):
+        await sandbox.send_text(COORDINATOR, f"/{command} all of them")
+        assert any(f"/{command} does not use “all of them”" in (m.text or "")
+                   for m in sandbox.api.messages_to(COORDINATOR)[-2:])
+
+
 async def test_export_is_refused_to_a_participant(sandbox: Sandbox) -> None:
     created = await make_team(sandbox)
     await join(sandbox, PARTICIPANT, created.participant_invite.code, language="en")
     await sandbox.send_text(PARTICIPANT, "/export")
     assert "course coordinators" in sandbox.api.last_message_to(PARTICIPANT).text
-    assert not [m for m in sandbox.api.messages_to(PARTICIPANT) if m.media_kind == "document"]
+    # The one file a participant got is their calendar, which came with the course plan.
+    assert [m.file.file_name for m in sandbox.api.messages_to(PARTICIPANT)
+            if m.media_kind == "document" and m.file is not None] == ["webinars.ics"]
 
 
 async def test_a_coordinator_creates_a_team_in_chat(sandbox: Sandbox) -> None:
@@ -206,6 +227,12 @@ async def test_a_coordinator_creates_a_team_in_chat(sandbox: Sandbox) -> None:
     await sandbox.send_text(COORDINATOR, "2020-01-02 19:00")  # in the past
     assert "could not use that time" in sandbox.api.last_message_to(COORDINATOR).text
     await sandbox.send_text(COORDINATOR, "2027-03-11 19:00")
+    # The third Thursday is Maundy Thursday, in the Easter school holiday.
+    question = sandbox.api.last_message_to(COORDINATOR).text
+    assert question.startswith("Some webinars fall on holidays")
+    assert "3. Thursday, 25 March 2027 at 19:00 – Maundy Thursday, Easter holiday (schools)" \
+        in question
+    await sandbox.press(COORDINATOR, "Keep the dates")
     await sandbox.send_text(COORDINATOR, "zoom")
     assert "https://" in sandbox.api.last_message_to(COORDINATOR).text
     await sandbox.press(COORDINATOR, "No link yet")
@@ -233,6 +260,42 @@ async def test_new_team_buttons_outside_the_grant_are_refused(sandbox: Sandbox) 
     )
     await sandbox.handled(update_id)
     assert "no longer in use" in (sandbox.api.callback_answers[-1].answer or {}).get("text", "")
+
+
+async def test_a_team_created_in_chat_over_christmas_can_skip_the_holiday_weeks(
+    sandbox: Sandbox,
+) -> None:
+    await make_team(sandbox, municipality="Køge", name="Hold 1")
+    await become_coordinator(sandbox, COORDINATOR, "Køge")
+    await sandbox.send_text(COORDINATOR, "/newteam")
+    await sandbox.send_text(COORDINATOR, "Juleholdet")
+    await sandbox.send_text(COORDINATOR, "2027-12-10 19:00")
+    question = sandbox.api.last_message_to(COORDINATOR).text
+    assert question.splitlines()[1:3] == [
+        "3. Friday, 24 December 2027 at 19:00 – Christmas Eve, Christmas holiday (schools)",
+        "4. Friday, 31 December 2027 at 19:00 – New Year's Eve, Christmas holiday (schools)",
+    ]
+    assert "the course runs over 8 weeks" in question
+    async with sandbox.services.sessions() as session:  # nothing is saved yet
+        assert "Juleholdet" not in list(await session.scalars(select(Team.name)))
+    await sandbox.send_text(COORDINATOR, "skip")  # the buttons are the way on
+    assert "use the buttons" in sandbox.api.last_message_to(COORDINATOR).text
+    await sandbox.press(COORDINATOR, "Skip those weeks")
+    assert "Paste the link" in sandbox.api.last_message_to(COORDINATOR).text
+    await sandbox.press(COORDINATOR, "No link yet")
+    await sandbox.press(COORDINATOR, "Dansk")
+    created = sandbox.api.last_message_to(COORDINATOR).text
+    assert created.startswith("Juleholdet is created")
+    assert [line.split(" at ")[0] for line in created.splitlines()[2:8]] == [
+        "1. Friday, 10 December 2027", "2. Friday, 17 December 2027",
+        "3. Friday, 7 January 2028", "4. Friday, 14 January 2028",
+        "5. Friday, 21 January 2028", "6. Friday, 28 January 2028",
+    ]
+    async with sandbox.services.sessions() as session:
+        audit = await session.scalar(select(AuditLog).where(AuditLog.action == "team.create")
+                                     .order_by(AuditLog.id.desc()))
+        assert audit is not None
+        assert audit.details["skipped"] == ["2027-12-24", "2027-12-31"]
 
 
 async def coordinator_code(sandbox: Sandbox, municipality: str, **validity: timedelta) -> str:

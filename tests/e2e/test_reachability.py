@@ -68,7 +68,8 @@ async def test_blocking_makes_a_person_unreachable_at_once_and_unblocking_brings
     assert "1 participant cannot get messages from me right now." in question
     await sandbox.send_text(IDA, "/team")
     roster = sandbox.api.last_message_to(IDA).text or ""
-    assert roster.count("blocked the bot") == 1
+    assert "⚠️ 1 person cannot get messages" in roster
+    assert sum(line.endswith("⚠️") for line in roster.splitlines()) == 1
     await sandbox.send_text(METTE, "/failures")
     failures = sandbox.api.last_message_to(METTE).text or ""
     assert "Blocked the bot or left Telegram" in failures

@@ -23,6 +23,7 @@ from storage.models import (
     Consent,
     CoordinatorGrant,
     DialogState,
+    HelpfulTool,
     InviteAttempt,
     Membership,
     ModuleProgress,
@@ -49,6 +50,7 @@ PERSON_OWNED = [
     Answer,
     ActionPlan,
     Attendance,
+    HelpfulTool,
 ]
 
 
@@ -83,6 +85,7 @@ async def _give_everything(session: AsyncSession, person: Person, team: Team, ta
                        created_at=NOW),
             Attendance(session_id=team.sessions[0].id, membership_id=membership.id, attended=True,
                        marked_at=NOW),
+            HelpfulTool(membership_id=membership.id, module_no=1, marked_at=NOW),
         ]
     )
     await session.flush()
