@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
 
-from bench.export_data import answers_per_participant, generate
+from bench.export_data import PLACES, answers_per_participant, generate
 from dialogs.exports.run import Progress
 from dialogs.questionnaires import load_questionnaires
 from storage.engine import create_engine, create_sessionmaker
@@ -50,7 +50,7 @@ async def _export(url: str, out: Path, trace: bool) -> dict[str, float]:
     sessions = create_sessionmaker(engine)
     qs, catalogs = load_questionnaires(), Catalogs.load()
     async with sessions() as session:
-        scope = await resolve_scope(session, municipalities=["Køge"])
+        scope = await resolve_scope(session, municipalities=[p.municipality for p in PLACES])
     process = psutil.Process()
     before = process.memory_info().rss
     peak_rss = before

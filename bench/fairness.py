@@ -51,7 +51,7 @@ async def _people(sandbox: Sandbox) -> None:
                             display_name=None, created_at=now)
             session.add(person)
             await session.flush()
-            membership = await queries.add_membership(session, person, created.team)
+            membership = await queries.add_membership(session, person, created.team, now=now)
             membership.joined_at = now
     for user_id in (BURSTER, HELPER):
         sandbox.api.add_user(user_id, "P", language_code="da").started = True

@@ -140,6 +140,7 @@ class GrantResult(enum.StrEnum):
 class Grant:
     result: GrantResult
     municipality_name: str | None = None
+    invite_status: InviteStatus = InviteStatus.OK  # why, for INVITE_INVALID
 
 
 async def revoke_grant(session: AsyncSession, grant_id: int, *, now: datetime, actor: str) -> None:
@@ -216,14 +217,19 @@ async def accept_coordinator_invite(
     display_name: str | None,
     locale: str,
     now: datetime,
+    throttle_secret: bytes,
 ) -> Grant:
     redemption = await redeem_invite(
         session, code, CoordinatorAdmission(),
-        Newcomer(telegram_user_id, chat_id, locale, display_name=display_name), now)
+        Newcomer(telegram_user_id, chat_id, locale, display_name=display_name), now,
+        throttle_secret=throttle_secret)
     invite = redemption.invite
     if invite is None or invite.municipality_id is None \
             or redemption.status is not InviteStatus.OK or redemption.refusal == WRONG_ROLE:
-        return Grant(GrantResult.INVITE_INVALID)
+        # The invite's own reason; a participant or instructor link opened here is no
+        # coordinator invite, which is what "not found" tells.
+        status = InviteStatus.UNKNOWN if redemption.refusal == WRONG_ROLE else redemption.status
+        return Grant(GrantResult.INVITE_INVALID, invite_status=status)
     municipality = await session.get(Municipality, invite.municipality_id)
     name = municipality.name if municipality else None
     if redemption.refusal == GrantResult.ALREADY:

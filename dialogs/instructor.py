@@ -32,7 +32,7 @@ from dialogs.invites import (
 )
 from dialogs.names import told_apart
 from dialogs.occasion import CHECKIN
-from dialogs.onboarding import NAME_KEEP, NAME_WRITE, TeamInfo, clean_name
+from dialogs.onboarding import NAME_KEEP, NAME_WRITE, TeamInfo, clean_name, throttled_screen
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
 from storage import queries
@@ -97,6 +97,7 @@ class InstructorJoin:
     membership_id: int | None = None
     study_id: str | None = None
     display_name: str | None = None
+    invite_status: InviteStatus = InviteStatus.OK  # why, for INVITE_INVALID
 
 
 async def _team_info(session: AsyncSession, team_id: int) -> TeamInfo:
@@ -170,15 +171,17 @@ async def join_as_instructor(
     locale: str,
     telegram_language_code: str | None,
     now: datetime,
+    throttle_secret: bytes,
 ) -> InstructorJoin:
     """The staff notice accepted: consent, instructor membership, invite used, audit row."""
     redemption = await redeem_invite(
         session, code, InstructorAdmission(),
-        Newcomer(telegram_user_id, chat_id, locale, telegram_language_code), now)
+        Newcomer(telegram_user_id, chat_id, locale, telegram_language_code), now,
+        throttle_secret=throttle_secret)
     invite = redemption.invite
     if invite is None or invite.team_id is None or redemption.status is not InviteStatus.OK \
             or redemption.refusal == WRONG_ROLE:
-        return InstructorJoin(JoinStatus.INVITE_INVALID)
+        return InstructorJoin(JoinStatus.INVITE_INVALID, invite_status=redemption.status)
     team = await _team_info(session, invite.team_id)
     person = redemption.person
     assert person is not None
@@ -514,15 +517,26 @@ def joined_screens(tr: Tr, join: InstructorJoin, first_name: str | None) -> list
     return screens
 
 
-def join_problem_screen(tr: Tr, status: JoinStatus) -> Screen:
+def join_problem_screen(
+    tr: Tr, status: JoinStatus, invite_status: InviteStatus = InviteStatus.OK
+) -> Screen:
     if status is JoinStatus.PARTICIPANT_HERE:
         return Screen.of(tr._(
             "You are a participant in this team, so you cannot also be its instructor. "
             "Please ask your coordinator."
         ))
-    return Screen.of(tr._(
-        "This invite link is no longer valid. Please ask your coordinator for a new one."
-    ))
+    match invite_status:
+        case InviteStatus.THROTTLED:
+            return throttled_screen(tr)
+        case InviteStatus.EXPIRED:
+            reason = tr._("This invite link has expired.")
+        case InviteStatus.USED_UP:
+            reason = tr._("This invite link has already been used.")
+        case _:
+            return Screen.of(tr._(
+                "This invite link is no longer valid. Please ask your coordinator for a new one."
+            ))
+    return Screen.of(reason + "\n\n" + tr._("Please ask your coordinator for a new link."))
 
 
 # -- screens: choosing a team ------------------------------------------------------------------

@@ -43,6 +43,17 @@ class InviteStatus(enum.StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     USED_UP = "used_up"
+    THROTTLED = "throttled"  # too many wrong codes from this person lately: not even looked up
+
+
+@dataclass(frozen=True)
+class Guesser:
+    """Who typed or pressed a code, for the wrong-code throttle: every code a person brings
+    (a /start link, a button that carries one) is checked through :func:`check_invite` with
+    them, so no path lets anyone guess without limit."""
+
+    telegram_user_id: int
+    secret: bytes  # Services.throttle_secret: the rows are keyed, never a raw Telegram ID
 
 
 @dataclass(frozen=True)
@@ -128,11 +139,22 @@ async def create_municipality_invite(
     return NewInvite(invite, code)
 
 
-async def check_invite(session: AsyncSession, code: str, now: datetime) -> InviteCheck:
-    if not looks_like_code(code):
-        return InviteCheck(InviteStatus.UNKNOWN)
-    invite = await session.scalar(select(Invite).where(Invite.code_hash == hash_invite_code(code)))
+async def check_invite(
+    session: AsyncSession, code: str, now: datetime, *, guesser: Guesser | None = None
+) -> InviteCheck:
+    """What the code is worth now. With a ``guesser`` (a person brought the code), a person
+    with too many wrong codes lately gets THROTTLED without a look-up, and a wrong code counts;
+    that writes, so the session must be a write transaction."""
+    if guesser is not None and await is_throttled(
+            session, guesser.telegram_user_id, guesser.secret, now):
+        return InviteCheck(InviteStatus.THROTTLED)
+    invite = None
+    if looks_like_code(code):
+        invite = await session.scalar(
+            select(Invite).where(Invite.code_hash == hash_invite_code(code)))
     if invite is None:
+        if guesser is not None:
+            await record_wrong_code(session, guesser.telegram_user_id, guesser.secret, now)
         return InviteCheck(InviteStatus.UNKNOWN)
     if invite.revoked_at is not None:
         return InviteCheck(InviteStatus.REVOKED, invite)
@@ -206,7 +228,8 @@ class Redemption:
 
 
 async def redeem_invite(
-    session: AsyncSession, code: str, admission: Admission, newcomer: Newcomer, now: datetime
+    session: AsyncSession, code: str, admission: Admission, newcomer: Newcomer, now: datetime,
+    *, throttle_secret: bytes,
 ) -> Redemption:
     """Check the code, count the use, find or make the person, record consent and the role,
     and write the audit row — all in the caller's transaction, or nothing.
@@ -216,7 +239,8 @@ async def redeem_invite(
     finds the invite used up; SQLite's write transactions run one at a time anyway. A refusal
     or a lost race stores nothing, not even the person.
     """
-    check = await check_invite(session, code, now)
+    check = await check_invite(session, code, now,
+                               guesser=Guesser(newcomer.telegram_user_id, throttle_secret))
     invite = check.invite
     if not check.ok or invite is None:
         return Redemption(check.status, invite)

@@ -14,6 +14,7 @@ from typing import ClassVar
 from storage.models import COURSE_MODULES
 
 CHECKIN = "checkin"  # the weekly check-in questionnaire's key
+CHECKIN_PREFIX = f"{CHECKIN}-"  # "checkin-3": the check-in after webinar 3 (SQL reads it too)
 EVALUATIONS = ("baseline", "post", "followup")  # each is its own questionnaire's key
 
 
@@ -54,7 +55,7 @@ class Occasion:
         return self.week is not None
 
     def __str__(self) -> str:
-        return f"{CHECKIN}-{self.week}" if self.week is not None else self.questionnaire_key
+        return f"{CHECKIN_PREFIX}{self.week}" if self.week is not None else self.questionnaire_key
 
 
 def checkin_week(text: str) -> int | None:

@@ -24,6 +24,7 @@ from dialogs.course import open_module, participant_membership
 from dialogs.invites import (
     WRONG_ROLE,
     Granted,
+    Guesser,
     InviteCheck,
     InviteStatus,
     Newcomer,
@@ -149,9 +150,11 @@ async def _existing_membership_status(
 
 
 async def look_up_invitation(
-    session: AsyncSession, code: str, telegram_user_id: int, now: datetime
+    session: AsyncSession, code: str, guesser: Guesser, now: datetime
 ) -> Invitation:
-    check = await check_invite(session, code, now)
+    """What the code leads to for the person who brought it (throttled, see Guesser)."""
+    telegram_user_id = guesser.telegram_user_id
+    check = await check_invite(session, code, now, guesser=guesser)
     if not check.ok or check.invite is None or check.invite.team_id is None:
         return Invitation(check)
     team = await _team_info(session, check.invite.team_id)
@@ -207,12 +210,13 @@ async def join_team(
     locale: str,
     telegram_language_code: str | None,
     now: datetime,
+    throttle_secret: bytes,
 ) -> JoinResult:
     """Consent given and 18+ confirmed: store the person, their consent and membership."""
     redemption = await redeem_invite(
         session, code, ParticipantAdmission(),
         Newcomer(telegram_user_id, chat_id, locale, telegram_language_code, chose_locale=True),
-        now,
+        now, throttle_secret=throttle_secret,
     )
     invite = redemption.invite
     if redemption.refusal == WRONG_ROLE:
@@ -245,6 +249,8 @@ def invite_problem_screen(tr: Tr, status: InviteStatus) -> Screen:
             text = tr._("This invite link is no longer valid.")
         case InviteStatus.USED_UP:
             text = tr._("This invite link has already been used.")
+        case InviteStatus.THROTTLED:
+            return throttled_screen(tr)
         case _:
             text = tr._("I could not find that invite code. Check that you opened the whole link.")
     return Screen.of(text + "\n\n" + tr._(

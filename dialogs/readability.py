@@ -59,7 +59,8 @@ MIN_WORDS_FOR_MESSAGE_LIX = 10
 MIN_WORDS_FOR_DIALOG_LIX = 40
 LONG_WORD_LETTERS = 6  # a long word has more letters than this
 
-STAFF_MARKERS: tuple[str, ...] = ("instructor", "coordinator", "staff", "bot/cli")
+STAFF_MARKERS: tuple[str, ...] = ("instructor", "coordinator", "staff", "bot/cli",
+                                  "dialogs/exports")
 
 # What a reader does not read as words. URLs first: they hold dots and slashes the other
 # patterns would misread as sentence ends and commands.

@@ -60,6 +60,12 @@ def export(
     = True,
     part_mb: Annotated[float, typer.Option(
         help="Largest zip part in MB (Telegram takes 50).")] = TELEGRAM_DOCUMENT_LIMIT / 1e6,
+    language: Annotated[str | None, typer.Option(
+        help="Language of the labels in the Stata/SPSS files and the REDCap dictionary: "
+             "da, nb or en (default: MESTRING_DEFAULT_LOCALE).")] = None,
+    xlsx: Annotated[bool, typer.Option(
+        "--xlsx/--no-xlsx", help="Also write the XLSX workbook (slow for large exports).")]
+    = True,
 ) -> None:
     """Export check-ins, evaluations, scores, plans, attendance, progress and prompt paradata
     as CSV, XLSX and a codebook, by study ID only."""
@@ -73,7 +79,8 @@ def export(
     upgrade(url)
     try:
         result = asyncio.run(_export(url, municipality, team or [], since, until, free_text,
-                                     out, int(part_mb * 1e6)))
+                                     out, int(part_mb * 1e6),
+                                     language or settings.default_locale, xlsx))
     except (ExportError, ValueError) as exc:
         fail(str(exc))
     _print(result)
@@ -81,7 +88,7 @@ def export(
 
 async def _export(url: str, municipalities: list[str], teams: list[str],
                   since: datetime | None, until: datetime | None, free_text: bool, out: Path,
-                  part_limit: int) -> ExportResult:
+                  part_limit: int, language: str, xlsx: bool) -> ExportResult:
     engine = create_engine(url)
     try:
         sessions = create_sessionmaker(engine)
@@ -91,22 +98,23 @@ async def _export(url: str, municipalities: list[str], teams: list[str],
                 free_text=free_text)
         with _Bar() as bar:
             return await run_export(sessions, scope, out, _actor(), SystemClock().now(),
-                                    bar.update, part_limit=part_limit)
+                                    bar.update, part_limit=part_limit, language=language,
+                                    workbook=xlsx)
     finally:
         await engine.dispose()
 
 
 class _Bar:
-    """A rich progress bar: one line for the datasets, one for the rows of the current one."""
+    """Rich progress bars: one for the export as a whole, and one per dataset (and per file
+    made from the CSVs) with its rows."""
 
     def __init__(self) -> None:
         self._progress = Progress(
-            TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=console, transient=False,
         )
         self._datasets: TaskID | None = None
-        self._rows: TaskID | None = None
-        self._current = ""
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> _Bar:
         self._progress.start()
@@ -118,15 +126,13 @@ class _Bar:
     def update(self, p: ExportProgress) -> None:
         if self._datasets is None:
             self._datasets = self._progress.add_task("datasets", total=p.datasets)
-        if p.dataset != self._current:
-            self._current = p.dataset
-            if self._rows is not None:
-                self._progress.remove_task(self._rows)
-            self._rows = self._progress.add_task(p.dataset, total=p.total)
-        assert self._rows is not None
-        self._progress.update(self._rows, completed=p.done)
+        self._progress.update(self._datasets, total=p.datasets)
+        task = self._tasks.get(p.dataset)
+        if task is None:
+            task = self._tasks[p.dataset] = self._progress.add_task(p.dataset, total=p.total)
+        self._progress.update(task, completed=p.done, total=p.total)
         if p.finished:
-            self._progress.update(self._datasets, completed=p.index)
+            self._progress.update(self._datasets, advance=1)
 
 
 def _print(result: ExportResult) -> None:
@@ -135,6 +141,8 @@ def _print(result: ExportResult) -> None:
         typer.echo(f"zip: {part}")
     for name in result.left_out:
         typer.echo(f"not zipped (larger than one part): {name}")
+    for name in result.not_in_workbook:
+        typer.echo(f"not in the workbook (more rows than a sheet holds): {name}")
     for name, count in result.counts.items():
         typer.echo(f"{name}: {count} rows")
 

@@ -83,7 +83,7 @@ async def export_command(update: Update, context: BotContext) -> None:
     with tempfile.TemporaryDirectory(prefix="mestring-export-") as tmp:
         parts = await exports.export_for_chat(
             services.sessions, scope, f"coordinator:{actor.person_id}", services.clock.now(),
-            Path(tmp),
+            Path(tmp), language=actor.locale,
         )
         for part in parts:
             await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
@@ -128,13 +128,12 @@ async def _accept(update: Update, context: BotContext, actor: Actor, code: str) 
         grant = await coordinator.accept_coordinator_invite(
             session, code=code, telegram_user_id=actor.telegram_user_id, chat_id=actor.chat_id,
             display_name=onboarding.clean_name(user.first_name or ""), locale=actor.locale,
-            now=services.clock.now(),
+            now=services.clock.now(), throttle_secret=services.throttle_secret,
         )
     tr = actor.tr
     if grant.result is coordinator.GrantResult.INVITE_INVALID:
-        await render.replace(update, onboarding.invite_problem_screen(
-            tr, onboarding.InviteStatus.USED_UP
-        ))
+        # Why: expired, revoked, used, not found, or too many wrong codes.
+        await render.replace(update, onboarding.invite_problem_screen(tr, grant.invite_status))
         return
     await render.replace(update, coordinator_chat.welcome_screen(tr, grant.municipality_name or ""))
     await register_staff_menu(context.bot, services.catalogs, actor.chat_id, actor.locale,

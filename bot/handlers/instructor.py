@@ -62,10 +62,11 @@ async def _join(update: Update, context: BotContext, actor: Actor, code: str) ->
         result = await instructor.join_as_instructor(
             session, code=code, telegram_user_id=actor.telegram_user_id, chat_id=actor.chat_id,
             locale=actor.locale, telegram_language_code=user.language_code,
-            now=services.clock.now(),
+            now=services.clock.now(), throttle_secret=services.throttle_secret,
         )
     if result.status not in (instructor.JoinStatus.JOINED, instructor.JoinStatus.ALREADY):
-        await render.replace(update, instructor.join_problem_screen(actor.tr, result.status))
+        await render.replace(update, instructor.join_problem_screen(
+            actor.tr, result.status, result.invite_status))
         return
     first, *rest = instructor.joined_screens(actor.tr, result, user.first_name)
     await render.replace(update, first)

@@ -44,8 +44,13 @@ async def start(update: Update, context: BotContext) -> None:
         return
     actor = context.acting
     services = context.services
-    async with services.sessions() as session:
-        check = await invites.check_invite(session, payload, services.clock.now())
+    async with services.sessions.begin() as session:
+        # The throttle comes first, for staff codes as for participants' (see Guesser).
+        check = await invites.check_invite(session, payload, services.clock.now(),
+                                           guesser=_guesser(context, actor))
+    if check.status is InviteStatus.THROTTLED:
+        await render.send(update, onboarding.throttled_screen(actor.tr))
+        return
     if check.ok and check.invite is not None and check.invite.role == InviteRole.COORDINATOR:
         await coordinator.coordinator_invite(update, context, payload)
         return
@@ -63,17 +68,9 @@ async def _invitation_screen(
     services = context.services
     now = services.clock.now()
     async with services.sessions.begin() as session:
-        if await invites.is_throttled(
-            session, actor.telegram_user_id, services.throttle_secret, now
-        ):
-            return onboarding.throttled_screen(tr)
         invitation = await onboarding.look_up_invitation(
-            session, code, actor.telegram_user_id, now
+            session, code, _guesser(context, actor), now
         )
-        if invitation.check.status is InviteStatus.UNKNOWN:
-            await invites.record_wrong_code(
-                session, actor.telegram_user_id, services.throttle_secret, now
-            )
     if not invitation.check.ok or invitation.team is None:
         return onboarding.invite_problem_screen(tr, invitation.check.status)
     assert invitation.check.invite is not None
@@ -97,6 +94,10 @@ async def _invitation_screen(
 
 
 # -- onboarding buttons ------------------------------------------------------------------------
+
+
+def _guesser(context: BotContext, actor: Actor) -> invites.Guesser:
+    return invites.Guesser(actor.telegram_user_id, context.services.throttle_secret)
 
 
 def _prove(context: BotContext, actor: Actor, step: str, code: str, tr: Tr) -> onboarding.Proof:
@@ -170,6 +171,7 @@ async def _join(update: Update, context: BotContext, actor: Actor, tr: Tr, code:
             locale=tr.locale,
             telegram_language_code=user.language_code,
             now=now,
+            throttle_secret=services.throttle_secret,
         )
         if result.membership_id is not None:
             # Plan the newcomer's messages now (baseline, modules, reminders), not at the

@@ -70,6 +70,12 @@ PLANNED_KINDS: frozenset[str] = frozenset(
 ANNOUNCED_KINDS: frozenset[str] = frozenset({Kind.WEBINAR_MOVED, Kind.WEBINAR_CANCELLED})
 PACED_KINDS: frozenset[str] = frozenset(k for k, p in POLICIES.items() if p.paced)
 # Kinds whose message offers "Not now".
+# The kinds that ask the person to answer a questionnaire (the check-in, its reminder, the
+# evaluations): what opens an occasion, and the prompts research exports report on.
+QUESTIONNAIRE_PROMPT_KINDS: tuple[Kind, ...] = (
+    Kind.CHECKIN, Kind.CHECKIN_REMINDER, Kind.EVALUATION,
+)
+
 PROMPT_KINDS: frozenset[str] = frozenset(
     {Kind.PREP_NUDGE, Kind.CHECKIN, Kind.CHECKIN_REMINDER, Kind.EVALUATION}
 )

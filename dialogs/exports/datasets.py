@@ -2,24 +2,58 @@
 
 Every query joins down to the membership, its team and municipality, and filters on the scope's
 ids; rows carry the membership's study ID and never a person's Telegram id, chat id or name
-(`persons` is never joined). Rows are streamed (`session.stream` + `yield_per`): nothing here
-holds more than one response's answers at a time, so memory stays flat as data grows.
+(`persons` is never joined). Rows are streamed in batches (`Connection.stream` + `yield_per`).
+
+Most datasets are one SQL query whose columns are the file's cells, already formatted in SQL
+(`dialogs.exports.sql`), so their CSV is written straight from the database cursor. The wide
+questionnaire files and the scores need one response's answers together and the scoring rules:
+those rows are shaped in Python, one response at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from dialogs.delivery.kinds import QUESTIONNAIRE_PROMPT_KINDS, Kind
 from dialogs.exports.scope import ExportScope
-from dialogs.questionnaires import Questionnaire, engine
-from dialogs.questionnaires.model import TextItem
+from dialogs.exports.sql import (
+    before_bar,
+    flag,
+    iso_text_utc,
+    iso_utc,
+    neutralise,
+    plain,
+    safe_text,
+    whole,
+)
+from dialogs.occasion import CHECKIN, CHECKIN_PREFIX
+from dialogs.questionnaires import ChoiceItem, Questionnaire, engine
+from dialogs.questionnaires.model import Item
+from locales.i18n import N_
 from storage.models import (
     ActionPlan,
     Answer,
@@ -37,48 +71,87 @@ from storage.models import (
 )
 
 Value = str | int | float | bool | datetime | None
-Row = tuple[Value, ...]
+Row = Sequence[Value]
 
-YIELD_PER = 1000
-CHECKIN = "checkin"
-# The outbox kinds that ask a person to answer a questionnaire (dialogs.delivery.kinds; not
-# imported: that package belongs to the running bot).
-PROMPT_KINDS = ("checkin", "checkin_reminder", "evaluation")
-REMINDER_KIND = "checkin_reminder"
+YIELD_PER = 5000
+PROMPT_KINDS = tuple(str(kind) for kind in QUESTIONNAIRE_PROMPT_KINDS)
+REMINDER_KIND = str(Kind.CHECKIN_REMINDER)
 SCORE_PREFIX = "score_"
+NONSUBSTANTIVE_SUFFIX = "_nonsub"
+# Scores: 2 decimals, halves away from zero, the same number in every file format.
+SCORE_DECIMALS = 2
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     type: str  # string | integer | number | datetime | boolean
-    description: str
+    description: str  # an English message id: the codebook gives it in da, nb and en
 
 
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    description: str
     columns: tuple[Column, ...]
-    rows: Callable[[AsyncSession], AsyncIterator[Row]]
-    count: Callable[[AsyncSession], Awaitable[int]]
-    # For wide datasets: the questionnaire key and version whose items are the columns.
+    # The rows in file order. For a dataset without `shape` its columns are the file's cells.
+    query: Select[Any]
+    count_query: Select[Any]
+    # Python step for datasets that need it: query rows in, file rows out, batch by batch.
+    shape: Callable[[AsyncIterator[Sequence[Any]]], AsyncIterator[list[Row]]] | None = None
+    # Wide datasets: the questionnaire key and version whose items are the columns, the item
+    # columns, and the code column of each item that has non-substantive answers.
     questionnaire: tuple[str, str] | None = None
-    # For wide datasets: the columns that are questionnaire items.
     items: tuple[str, ...] = ()
+    nonsubstantive: Mapping[str, str] | None = None
+
+    async def count(self, session: AsyncSession) -> int:
+        return int(await session.scalar(self.count_query) or 0)
+
+    async def batches(self, session: AsyncSession) -> AsyncIterator[list[Row]]:
+        """The file's rows, a batch at a time."""
+        # aclosing: the stream's prefetch is cancelled even when the caller stops early.
+        async with aclosing(_stream(session, self.query)) as raw:
+            if self.shape is None:
+                async for part in raw:
+                    yield part  # type: ignore[misc]
+            else:
+                async for part in self.shape(raw):
+                    yield part
 
 
-def questionnaire_key(occasion: str) -> str:
-    """``checkin-3`` → ``checkin``; evaluation occasions are their questionnaire's key (the
-    same rule as the bot's questionnaire handler)."""
-    return CHECKIN if occasion.startswith(f"{CHECKIN}-") else occasion
+async def _stream(session: AsyncSession, stmt: Select[Any]) -> AsyncIterator[Sequence[Any]]:
+    # Core, not the ORM session: a column-only SELECT needs none of the ORM's per-row work.
+    connection = await session.connection()
+    result = await connection.stream(stmt.execution_options(yield_per=YIELD_PER))
+    parts = result.partitions().__aiter__()
+    # The next batch is fetched while the caller writes this one: aiosqlite runs SQLite in
+    # its own thread, so the query and the CSV writer overlap instead of taking turns.
+    pending = asyncio.ensure_future(anext(parts, None))
+    try:
+        while (part := await pending) is not None:
+            pending = asyncio.ensure_future(anext(parts, None))
+            await asyncio.sleep(0)  # let that fetch reach the driver before we hand back
+            yield part
+    finally:
+        pending.cancel()
 
 
-def checkin_week(occasion: str | None) -> int | None:
-    if not occasion or not occasion.startswith(f"{CHECKIN}-"):
-        return None
-    number = occasion.partition("-")[2]
-    return int(number) if number.isdigit() else None
+def _counted(stmt: Select[Any]) -> Select[Any]:
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
+
+
+# Occasions (dialogs.occasion) read in SQL, so a million rows are never parsed one by one.
+
+
+def checkin_occasion_week(occasion: ColumnElement[str]) -> ColumnElement[int]:
+    """``checkin-3`` → 3, other occasions → NULL."""
+    return case((occasion.like(f"{CHECKIN_PREFIX}%"),
+                 cast(func.substr(occasion, len(CHECKIN_PREFIX) + 1), Integer)), else_=null())
+
+
+def occasion_questionnaire(occasion: ColumnElement[str]) -> ColumnElement[str]:
+    """``checkin-3`` → ``checkin``; evaluation occasions are their questionnaire's key."""
+    return case((occasion.like(f"{CHECKIN_PREFIX}%"), literal(CHECKIN)), else_=occasion)
 
 
 def wide_name(key: str, version: str) -> str:
@@ -86,16 +159,41 @@ def wide_name(key: str, version: str) -> str:
     return f"responses_{key}_v{re.sub(r'[^A-Za-z0-9]', '_', version)}"
 
 
+def round_score(value: float | None) -> float | None:
+    """The one rounding rule for scores: 2 decimals, halves away from zero, on the score's
+    shortest decimal form (so 6.665 is 6.67 however the float stores it)."""
+    if value is None:
+        return None
+    rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-SCORE_DECIMALS), ROUND_HALF_UP)
+    return number(float(rounded))
+
+
+def number(value: float | None) -> int | float | None:
+    # 7.0 → 7: answers are whole numbers; scores keep their decimals.
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
+
+
 # --- shared pieces --------------------------------------------------------------------------
 
 IDENTITY = (
-    Column("study_id", "string", "Pseudonymous study ID of the participant (one per team "
-           "membership); the only identifier in the export"),
-    Column("municipality", "string", "Municipality running the team"),
-    Column("team_id", "integer", "Team number (stable within this database)"),
-    Column("team", "string", "Team name given by the municipality, e.g. 'Hold 3'"),
+    Column("study_id", "string", N_("Pseudonymous study ID of the participant (one per team "
+                                    "membership); the only identifier in the export")),
+    Column("municipality", "string", N_("Municipality running the team")),
+    Column("team_id", "integer", N_("Team number (stable within this database)")),
+    Column("team", "string", N_("Team name given by the municipality, e.g. 'Hold 3'")),
+    Column("team_timezone", "string", N_("Time zone the team's course is planned in (IANA "
+                                         "name, e.g. Europe/Copenhagen): for local times of "
+                                         "day")),
 )
-_IDENTITY_SQL = (Membership.study_id, Municipality.name, Team.id, Team.name)
+
+
+def _identity_sql() -> tuple[ColumnElement[Any], ...]:
+    return (Membership.study_id, safe_text(Municipality.name), Team.id, safe_text(Team.name),
+            Team.timezone)
+
+
 _ORDER = (Municipality.name, Team.name, Membership.study_id)
 
 
@@ -119,192 +217,247 @@ def _dated(stmt: Select[Any], column: ColumnElement[Any], scope: ExportScope) ->
     return stmt
 
 
-async def _stream(session: AsyncSession, stmt: Select[Any]) -> AsyncIterator[Any]:
-    result = await session.stream(stmt.execution_options(yield_per=YIELD_PER))
-    async for row in result:
-        yield row
-
-
-def _counter(stmt: Select[Any]) -> Callable[[AsyncSession], Awaitable[int]]:
-    async def count(session: AsyncSession) -> int:
-        total = await session.scalar(select(func.count()).select_from(
-            stmt.order_by(None).subquery()))
-        return int(total or 0)
-    return count
-
-
-def _number(value: float | None) -> int | float | None:
-    # 7.0 → 7: answers are whole numbers; scores keep their decimals.
-    if value is None:
-        return None
-    return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
-
-
-def _text(value: str | None, scope: ExportScope) -> str | None:
-    return value if scope.free_text else None
-
-
-def _plain(value: Any) -> Value:
-    # StrEnums from the models become plain strings for the writers.
-    return str(value) if isinstance(value, str) else value
+def _free(value: ColumnElement[Any], scope: ExportScope) -> ColumnElement[Any]:
+    # Free-text answers and plan wording are health data that may name people.
+    if scope.free_text:
+        return safe_text(value)
+    # Labelled: several empty columns in one SELECT must stay apart.
+    return type_coerce(null(), value.type).label(f"withheld_{value.key}")
 
 
 # --- participants -----------------------------------------------------------------------------
 
 def participants(scope: ExportScope) -> Dataset:
-    stmt = _scoped(select(*_IDENTITY_SQL, Membership.status, Membership.joined_at,
-                          Membership.left_at).select_from(Membership), scope).order_by(*_ORDER)
-
-    async def rows(session: AsyncSession) -> AsyncIterator[Row]:
-        async for r in _stream(session, stmt):
-            yield (*r[:4], _plain(r[4]), r[5], r[6])
-
+    stmt = _scoped(select(*_identity_sql(), plain(Membership.status),
+                          iso_utc(Membership.joined_at), iso_utc(Membership.left_at))
+                   .select_from(Membership), scope).order_by(*_ORDER)
     return Dataset(
         "participants",
-        "One row per participant membership in scope (not date-filtered: the denominator)",
         (*IDENTITY,
-         Column("status", "string", "active, or left (left the team)"),
-         Column("joined_at", "datetime", "When the participant joined the team (UTC)"),
-         Column("left_at", "datetime", "When the participant left the team (UTC), if they did")),
-        rows, _counter(stmt),
+         Column("status", "string", N_("active, or left (left the team)")),
+         Column("joined_at", "datetime", N_("When the participant joined the team (UTC)")),
+         Column("left_at", "datetime", N_("When the participant left the team (UTC), if they "
+                                          "did"))),
+        stmt, _counted(stmt),
     )
 
 
 # --- questionnaire answers, long ----------------------------------------------------------
 
-_RESPONSE_SQL = (QuestionnaireResponse.id, QuestionnaireResponse.questionnaire_key,
-                 QuestionnaireResponse.questionnaire_version, QuestionnaireResponse.occasion,
-                 QuestionnaireResponse.language)
-_ANSWER_SQL = (Answer.item_key, Answer.value_number, Answer.value_text, Answer.skipped,
-               Answer.answered_at)
+QR = QuestionnaireResponse
+
+_RESPONSE_COLUMNS = (
+    Column("response_id", "integer", N_("Number of the questionnaire response; joins long, "
+                                        "wide, scores and prompts files")),
+    Column("questionnaire_key", "string", N_("Which questionnaire (see the codebook)")),
+    Column("questionnaire_version", "string", N_("Version of the questionnaire file "
+                                                 "answered")),
+    Column("occasion", "string", N_("baseline, post, followup, or checkin-N after webinar N")),
+    Column("language", "string", N_("Language the questionnaire was shown in: da, nb or en")),
+)
+_WEEK = Column("week", "integer", N_("Course week (module) the check-in followed"))
+_COMPLETE = Column("response_complete", "boolean", N_("1 if the participant finished the "
+                                                      "questionnaire, 0 if they stopped "
+                                                      "before the end"))
+_VALUE_NONSUB = Column(
+    "value_nonsubstantive", "number",
+    N_("Code of a non-substantive answer (e.g. 9 = I don't know, 0 = I had no plan; see the "
+       "item's values in the codebook); then value is empty, so a mean never includes it"))
+_ANSWER_COLUMNS = (
+    Column("item_key", "string", N_("The item answered (see the codebook's item rows)")),
+    Column("item_type", "string", N_("scale, choice, yesno or text")),
+    Column("value", "number", N_("The answer: scale point, choice value, yes=1/no=0; empty "
+                                 "for text items, skips and non-substantive answers")),
+    _VALUE_NONSUB,
+    Column("value_text", "string", N_("Free-text answer (text items); may contain identifying "
+                                      "words; empty when exported with --no-free-text")),
+    Column("skipped", "boolean", N_("1 if the participant skipped the item, else 0")),
+    Column("answered_at", "datetime", N_("When the answer was given or last changed (UTC)")),
+)
 
 
 def _responses_in_scope(stmt: Select[Any], scope: ExportScope) -> Select[Any]:
-    stmt = _scoped(stmt.join(Membership, Membership.id == QuestionnaireResponse.membership_id),
-                   scope).where(QuestionnaireResponse.started_at.is_not(None))
-    return _dated(stmt, QuestionnaireResponse.started_at, scope)
+    stmt = _scoped(stmt.join(Membership, Membership.id == QR.membership_id),
+                   scope).where(QR.started_at.is_not(None))
+    return _dated(stmt, QR.started_at, scope)
+
+
+def _nonsubstantive(questionnaires: Mapping[str, Questionnaire]) -> list[tuple[str, str,
+                                                                           tuple[int, ...]]]:
+    return [(key, item.key, item.nonsubstantive_values)
+            for key, q in sorted(questionnaires.items()) for item in q.items
+            if isinstance(item, ChoiceItem) and item.nonsubstantive_values]
+
+
+def _is_nonsubstantive(questionnaires: Mapping[str, Questionnaire]) -> ColumnElement[bool]:
+    cases = [and_(QR.questionnaire_key == key, Answer.item_key == item,
+                  Answer.value_number.in_([float(v) for v in values]))
+             for key, item, values in _nonsubstantive(questionnaires)]
+    return or_(*cases) if cases else literal(False)
+
+
+def _item_type(questionnaires: Mapping[str, Questionnaire]) -> ColumnElement[str]:
+    by_type: dict[tuple[str, str], list[str]] = {}
+    for key, q in sorted(questionnaires.items()):
+        for item in q.items:
+            by_type.setdefault((key, item.type), []).append(item.key)
+    whens = [(and_(QR.questionnaire_key == key, Answer.item_key.in_(items)), literal(kind))
+             for (key, kind), items in by_type.items()]
+    return plain(case(*whens, else_=null())) if whens else plain(null())
 
 
 def answers(
     scope: ExportScope, questionnaires: Mapping[str, Questionnaire], *, checkin: bool
 ) -> Dataset:
-    stmt = select(*_IDENTITY_SQL, *_RESPONSE_SQL, *_ANSWER_SQL).select_from(Answer).join(
-        QuestionnaireResponse, QuestionnaireResponse.id == Answer.response_id)
+    odd = _is_nonsubstantive(questionnaires)
+    stmt = select(
+        *_identity_sql(), QR.id, QR.questionnaire_key, QR.questionnaire_version, QR.occasion,
+        *((checkin_occasion_week(QR.occasion),) if checkin else ()), plain(QR.language),
+        flag(QR.completed_at.is_not(None)), Answer.item_key, _item_type(questionnaires),
+        case((odd, null()), else_=whole(Answer.value_number)),
+        case((odd, whole(Answer.value_number)), else_=null()),
+        _free(Answer.value_text, scope), flag(Answer.skipped), iso_utc(Answer.answered_at),
+    ).select_from(Answer).join(QR, QR.id == Answer.response_id)
     stmt = _responses_in_scope(stmt, scope).where(
-        QuestionnaireResponse.questionnaire_key == CHECKIN if checkin
-        else QuestionnaireResponse.questionnaire_key != CHECKIN
-    ).order_by(*_ORDER, QuestionnaireResponse.id, Answer.id)
-
-    async def rows(session: AsyncSession) -> AsyncIterator[Row]:
-        async for r in _stream(session, stmt):
-            (study_id, municipality, team_id, team, response_id, key, version, occasion,
-             language, item_key, number, text, skipped, answered_at) = r
-            q = questionnaires.get(key)
-            item = q.item(item_key) if q is not None else None
-            week = (checkin_week(occasion),) if checkin else ()
-            yield (study_id, municipality, team_id, team, response_id, key, version, occasion,
-                   *week, _plain(language), item_key, item.type if item else None,
-                   _number(number), _text(text, scope), bool(skipped), answered_at)
-
-    week_column = (Column("week", "integer", "Course week (module) the check-in followed"),)
+        QR.questionnaire_key == CHECKIN if checkin else QR.questionnaire_key != CHECKIN
+    ).order_by(*_ORDER, QR.id, Answer.id)
     return Dataset(
         "checkin_answers" if checkin else "evaluation_answers",
-        ("Weekly check-in answers, one row per answer" if checkin
-         else "Evaluation questionnaire answers (baseline, post, follow-up, and any "
-              "evaluator-supplied questionnaire), one row per answer"),
-        (*IDENTITY, *_RESPONSE_COLUMNS[:4], *(week_column if checkin else ()),
-         _RESPONSE_COLUMNS[4], *_ANSWER_COLUMNS),
-        rows, _counter(stmt),
+        (*IDENTITY, *_RESPONSE_COLUMNS[:4], *((_WEEK,) if checkin else ()),
+         _RESPONSE_COLUMNS[4], _COMPLETE, *_ANSWER_COLUMNS),
+        stmt, _counted(stmt),
     )
-
-
-_RESPONSE_COLUMNS = (
-    Column("response_id", "integer", "Number of the questionnaire response; joins long and "
-           "wide files"),
-    Column("questionnaire_key", "string", "Which questionnaire (see the codebook)"),
-    Column("questionnaire_version", "string", "Version of the questionnaire file answered"),
-    Column("occasion", "string", "baseline, post, followup, or checkin-N after webinar N"),
-    Column("language", "string", "Language the questionnaire was shown in: da, nb or en"),
-)
-_ANSWER_COLUMNS = (
-    Column("item_key", "string", "The item answered (see the codebook's item rows)"),
-    Column("item_type", "string", "scale, choice, yesno or text"),
-    Column("value", "number", "The answer: scale point, choice value, yes=1/no=0; empty for "
-           "text items and skips"),
-    Column("value_text", "string", "Free-text answer (text items); may contain identifying "
-           "words; empty when exported with --no-free-text"),
-    Column("skipped", "boolean", "1 if the participant skipped the item, else 0"),
-    Column("answered_at", "datetime", "When the answer was given or last changed (UTC)"),
-)
 
 
 # --- questionnaire responses, wide; scores ------------------------------------------------
 
-_TIMES_SQL = (QuestionnaireResponse.scheduled_at, QuestionnaireResponse.sent_at,
-              QuestionnaireResponse.started_at, QuestionnaireResponse.completed_at)
 _TIMES_COLUMNS = (
-    Column("scheduled_at", "datetime", "When the questionnaire was planned, if recorded on the "
-           "response (UTC); see prompts for the outbox's plan"),
-    Column("sent_at", "datetime", "When the prompt went out, if recorded on the response (UTC)"),
-    Column("started_at", "datetime", "When the participant opened the questionnaire (UTC)"),
-    Column("completed_at", "datetime", "When the last item was answered (UTC); empty if "
-           "unfinished"),
+    Column("prompt_id", "integer", N_("The prompt that led to the response: the last prompt or "
+                                      "reminder for this occasion sent before the "
+                                      "questionnaire was opened (see prompts); empty if none "
+                                      "was")),
+    Column("scheduled_at", "datetime", N_("When that prompt was due, after deferrals for quiet "
+                                          "hours, pauses or rate limits (UTC)")),
+    Column("sent_at", "datetime", N_("When that prompt was sent (UTC)")),
+    Column("prompts_before_start", "integer", N_("Prompts and reminders for this occasion sent "
+                                                 "before the questionnaire was opened")),
+    Column("started_at", "datetime", N_("When the participant opened the questionnaire "
+                                        "(UTC)")),
+    Column("completed_at", "datetime", N_("When the last item was answered (UTC); empty if "
+                                          "unfinished")),
+    _COMPLETE,
+    Column("safety_shown_at", "datetime", N_("When the safety message with emergency numbers "
+                                             "was shown for an answer at or below an item's "
+                                             "safety threshold (UTC); empty if it was not")),
 )
 
 
-def _response_answers_stmt(scope: ExportScope) -> Select[Any]:
-    # Outer join: a questionnaire opened but not answered yet is still one (empty) response.
-    stmt = select(*_IDENTITY_SQL, *_RESPONSE_SQL, *_TIMES_SQL, *_ANSWER_SQL).select_from(
-        QuestionnaireResponse).outerjoin(Answer, Answer.response_id == QuestionnaireResponse.id)
-    return _responses_in_scope(stmt, scope)
+def _prompts_of(response: Any, membership: Any) -> Any:
+    """Sent prompts and reminders for a response's membership and occasion, before it began."""
+    o = aliased(OutboxMessage)
+    return o, and_(
+        o.person_id == membership.person_id, o.kind.in_(PROMPT_KINDS),
+        o.status == OutboxStatus.SENT, o.sent_at <= response.started_at,
+        o.payload["membership_id"].as_integer() == response.membership_id,
+        o.payload["occasion"].as_string() == response.occasion,
+    )
 
 
-async def _grouped(session: AsyncSession, stmt: Select[Any]) -> AsyncIterator[list[Any]]:
-    """Rows of one response at a time (the query orders by response)."""
-    group: list[Any] = []
-    async for row in _stream(session, stmt):
-        if group and group[0][4] != row[4]:
-            yield group
-            group = []
-        group.append(row)
+def _responses_with_prompts(scope: ExportScope, *where: ColumnElement[bool]) -> Any:
+    """Responses in scope with the prompt that led to each (materialised once, not per
+    answer row)."""
+    o, sent_before = _prompts_of(QR, Membership)
+    led = select(o.id).where(sent_before).order_by(o.sent_at.desc(), o.id.desc()).limit(1)
+    o2, sent_before_2 = _prompts_of(QR, Membership)
+    before = select(func.count(o2.id)).where(sent_before_2)
+    stmt = _responses_in_scope(select(
+        *_identity_sql(), QR.id.label("response_id"), QR.questionnaire_key,
+        QR.questionnaire_version, QR.occasion, plain(QR.language).label("language"),
+        led.scalar_subquery().label("prompt_id"),
+        before.scalar_subquery().label("prompts_before_start"),
+        iso_utc(QR.started_at).label("started_at"),
+        iso_utc(QR.completed_at).label("completed_at"),
+        flag(QR.completed_at.is_not(None)).label("complete"),
+        iso_utc(QR.safety_shown_at).label("safety_shown_at"),
+        Municipality.name.label("m_order"), Team.name.label("t_order"),
+    ).select_from(QR), scope).where(*where)
+    return stmt.cte("responses").prefix_with("MATERIALIZED")
+
+
+def _wide_stmt(responses: Any) -> Select[Any]:
+    r = responses.c
+    p = aliased(OutboxMessage)
+    return select(
+        *list(r)[:5], r.response_id, r.questionnaire_key, r.questionnaire_version, r.occasion,
+        r.language, r.prompt_id, iso_utc(p.due_at), iso_utc(p.sent_at), r.prompts_before_start,
+        r.started_at, r.completed_at, r.complete, r.safety_shown_at,
+        Answer.item_key, Answer.value_number, Answer.value_text, Answer.skipped,
+    ).select_from(responses).outerjoin(p, p.id == r.prompt_id).outerjoin(
+        # Outer join: a questionnaire opened but not answered yet is still one (empty) row.
+        Answer, Answer.response_id == r.response_id,
+    ).order_by(r.m_order, r.t_order, r.study_id, r.response_id, Answer.id)
+
+
+_HEAD = 5 + len(_RESPONSE_COLUMNS) + len(_TIMES_COLUMNS)  # the response's own cells
+_RESPONSE_ID = 5
+_COMPLETED_AT = 5 + len(_RESPONSE_COLUMNS) + 5
+
+
+async def _grouped(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Sequence[Any]]]:
+    """The query's rows, one response at a time (the query orders by response)."""
+    group: list[Sequence[Any]] = []
+    async for part in rows:
+        for row in part:
+            if group and group[0][_RESPONSE_ID] != row[_RESPONSE_ID]:
+                yield group
+                group = []
+            group.append(row)
     if group:
         yield group
 
 
-_ANSWER_START = 4 + len(_RESPONSE_SQL) + len(_TIMES_SQL)
+@dataclass(frozen=True)
+class _Answers:
+    values: dict[str, float | str | None]
+    skipped: list[str]
 
 
-def _values(group: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
-    values: dict[str, Any] = {}
+def _answers(group: Sequence[Sequence[Any]]) -> _Answers:
+    values: dict[str, float | str | None] = {}
     skipped: list[str] = []
     for row in group:
-        item_key, number, text, was_skipped, _at = row[_ANSWER_START:]
+        item_key, value, text, was_skipped = row[_HEAD:]
         if item_key is None:
             continue  # the outer join's empty side
         if was_skipped:
             skipped.append(item_key)
             values[item_key] = None
         else:
-            values[item_key] = number if number is not None else text
-    return values, skipped
+            values[item_key] = value if value is not None else text
+    return _Answers(values, skipped)
+
+
+def _scored(q: Questionnaire | None, answers: _Answers) -> dict[str, float | None]:
+    if q is None:
+        return {}
+    numeric = {k: v for k, v in answers.values.items() if not isinstance(v, str)}
+    return {key: round_score(value) for key, value in engine.score(q, numeric).items()}
 
 
 async def item_keys_in_data(
     session: AsyncSession, scope: ExportScope, key: str, version: str
 ) -> list[str]:
     stmt = _responses_in_scope(
-        select(Answer.item_key).distinct().select_from(QuestionnaireResponse).join(
-            Answer, Answer.response_id == QuestionnaireResponse.id), scope
-    ).where(QuestionnaireResponse.questionnaire_key == key,
-            QuestionnaireResponse.questionnaire_version == version)
+        select(Answer.item_key).distinct().select_from(QR).join(
+            Answer, Answer.response_id == QR.id), scope
+    ).where(QR.questionnaire_key == key, QR.questionnaire_version == version)
     return sorted(await session.scalars(stmt))
 
 
 async def versions_in_data(session: AsyncSession, scope: ExportScope) -> list[tuple[str, str]]:
     stmt = _responses_in_scope(
-        select(QuestionnaireResponse.questionnaire_key,
-               QuestionnaireResponse.questionnaire_version).distinct().select_from(
-            QuestionnaireResponse), scope)
+        select(QR.questionnaire_key, QR.questionnaire_version).distinct().select_from(QR),
+        scope)
     return sorted((k, v) for k, v in (await session.execute(stmt)).all())
 
 
@@ -315,179 +468,186 @@ def wide_items(q: Questionnaire | None, in_data: Sequence[str]) -> list[str]:
     return known + [key for key in in_data if key not in known]
 
 
+def _cell(item: Item | None, value: float | str | None, free_text: bool) -> Value:
+    if isinstance(value, str):
+        return neutralise(value) if free_text else None
+    if engine.is_nonsubstantive(item, value):
+        return None
+    return number(value)
+
+
 def responses_wide(
     scope: ExportScope, key: str, version: str, q: Questionnaire | None, items: Sequence[str]
 ) -> Dataset:
     scores = [rule.key for rule in q.scores] if q is not None else []
     score_columns = [f"{SCORE_PREFIX}{s}" for s in scores]
+    odd = {k: f"{k}{NONSUBSTANTIVE_SUFFIX}" for k in items
+           if q is not None and isinstance(q.item(k), ChoiceItem)
+           and q.item(k).nonsubstantive_values}  # type: ignore[union-attr]
     fixed = {c.name for c in (*IDENTITY, *_RESPONSE_COLUMNS, *_TIMES_COLUMNS)}
-    clash = (set(items) | set(score_columns)) & fixed | set(items) & set(score_columns)
+    added = [*score_columns, *odd.values()]
+    clash = (set(items) | set(added)) & (fixed | {"skipped_items"}) | set(items) & set(added)
     if clash:
         raise ValueError(f"questionnaire {key!r}: item or score keys {sorted(clash)} clash "
                          "with export columns; rename them in the data file")
-    stmt = _response_answers_stmt(scope).where(
-        QuestionnaireResponse.questionnaire_key == key,
-        QuestionnaireResponse.questionnaire_version == version,
-    ).order_by(*_ORDER, QuestionnaireResponse.id, Answer.id)
-    text_items = {i.key for i in q.items if isinstance(i, TextItem)} if q is not None else set()
+    responses = _responses_with_prompts(scope, QR.questionnaire_key == key,
+                                        QR.questionnaire_version == version)
+    stmt = _wide_stmt(responses)
+    item_of = {k: q.item(k) if q is not None else None for k in items}
+    free_text = scope.free_text
 
-    async def rows(session: AsyncSession) -> AsyncIterator[Row]:
-        async for group in _grouped(session, stmt):
-            first = group[0]
-            values, skipped = _values(group)
-            computed = engine.score(q, {k: v for k, v in values.items()
-                                        if not isinstance(v, str)}) if q is not None else {}
-            cells = [
-                (_text(values.get(k), scope) if k in text_items or isinstance(values.get(k), str)
-                 else _number(values.get(k)))
-                for k in items
-            ]
-            yield (*first[:4], first[4], first[5], first[6], first[7], _plain(first[8]),
-                   *first[9:13], " ".join(skipped) or None, *cells,
-                   *(computed.get(s) for s in scores))
+    async def shape(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Row]]:
+        batch: list[Row] = []
+        async for group in _grouped(rows):
+            head = group[0][:_HEAD]
+            found = _answers(group)
+            computed = _scored(q, found)
+            cells = []
+            for k in items:
+                value = found.values.get(k)
+                cells.append(_cell(item_of[k], value, free_text))
+                if k in odd:
+                    cells.append(number(value) if engine.is_nonsubstantive(item_of[k], value)  # type: ignore[arg-type]
+                                 else None)
+            batch.append((*head, " ".join(found.skipped) or None, *cells,
+                          *(computed.get(s) for s in scores)))
+            if len(batch) >= YIELD_PER:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
-    count_stmt = _responses_in_scope(select(QuestionnaireResponse.id).select_from(
-        QuestionnaireResponse), scope).where(
-        QuestionnaireResponse.questionnaire_key == key,
-        QuestionnaireResponse.questionnaire_version == version)
     item_type = {i.key: i.type for i in q.items} if q is not None else {}
+    item_columns: list[Column] = []
+    for k in items:
+        item_columns.append(Column(k, "string" if item_type.get(k) == "text" else "number",
+                                   N_("Item answer (see the item's row)")))
+        if k in odd:
+            item_columns.append(Column(odd[k], "number", _VALUE_NONSUB.description))
     return Dataset(
         wide_name(key, version),
-        f"Questionnaire '{key}' version {version}: one row per response, one column per item "
-        "and score",
         (*IDENTITY, *_RESPONSE_COLUMNS, *_TIMES_COLUMNS,
-         Column("skipped_items", "string", "Items the participant skipped, separated by "
-                "spaces (an empty item cell without it here was not reached)"),
-         *(Column(k, "string" if item_type.get(k) == "text" else "number",
-                  f"Item {k} (see item rows)") for k in items),
-         *(Column(c, "number", f"Score {s} (see scoring)")
-           for c, s in zip(score_columns, scores, strict=True))),
-        rows, _counter(count_stmt), questionnaire=(key, version), items=tuple(items),
+         Column("skipped_items", "string", N_("Items the participant skipped, separated by "
+                                              "spaces (an empty item cell without it here was "
+                                              "not reached)")),
+         *item_columns,
+         *(Column(c, "number", N_("Score (see the score's row)")) for c in score_columns)),
+        stmt, _counted(_responses_in_scope(select(QR.id).select_from(QR), scope).where(
+            QR.questionnaire_key == key, QR.questionnaire_version == version)),
+        shape=shape, questionnaire=(key, version), items=tuple(items), nonsubstantive=odd,
     )
 
 
 def scores(scope: ExportScope, questionnaires: Mapping[str, Questionnaire]) -> Dataset:
-    stmt = _response_answers_stmt(scope).order_by(*_ORDER, QuestionnaireResponse.id, Answer.id)
+    scored = sorted(k for k, q in questionnaires.items() if q.scores)
+    responses = _responses_with_prompts(scope, QR.questionnaire_key.in_(scored))
+    stmt = _wide_stmt(responses)
 
-    async def rows(session: AsyncSession) -> AsyncIterator[Row]:
-        async for group in _grouped(session, stmt):
+    async def shape(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Row]]:
+        batch: list[Row] = []
+        async for group in _grouped(rows):
             first = group[0]
-            q = questionnaires.get(first[5])
-            if q is None or not q.scores:
-                continue
-            values, _ = _values(group)
-            numeric = {k: v for k, v in values.items() if not isinstance(v, str)}
-            computed = engine.score(q, numeric)
+            q = questionnaires[first[6]]
+            found = _answers(group)
+            computed = _scored(q, found)
             for rule in q.scores:
-                answered = sum(1 for k in rule.items if numeric.get(k) is not None)
-                yield (*first[:8], first[12], rule.key, rule.method, computed[rule.key],
-                       answered, rule.needed)
+                answered = sum(1 for k in rule.items if found.values.get(k) is not None
+                               and not engine.is_nonsubstantive(q.item(k), found.values[k]))
+                batch.append((*first[:9], first[_COMPLETED_AT], rule.key, rule.method,
+                              computed[rule.key], answered, rule.needed))
+            if len(batch) >= YIELD_PER:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     return Dataset(
         "scores",
-        "Questionnaire scores recomputed from the answers with the current scoring rules, one "
-        "row per response and score",
-        (*IDENTITY, *_RESPONSE_COLUMNS[:4], _TIMES_COLUMNS[3],
-         Column("score_key", "string", "Which score (see the codebook's score rows)"),
-         Column("method", "string", "sum or mean"),
-         Column("value", "number", "The score; empty when too few items were answered"),
-         Column("items_answered", "integer", "Items of this score with an answer"),
-         Column("items_needed", "integer", "Answers needed for a score")),
-        rows, lambda session: count_scores(session, scope, questionnaires),
+        (*IDENTITY, *_RESPONSE_COLUMNS[:4], _TIMES_COLUMNS[5],
+         Column("score_key", "string", N_("Which score (see the codebook's score rows)")),
+         Column("method", "string", N_("sum or mean")),
+         Column("value", "number", N_("The score, rounded to 2 decimals (halves away from "
+                                      "zero); empty when too few items were answered")),
+         Column("items_answered", "integer", N_("Items of this score with a substantive "
+                                                "answer")),
+         Column("items_needed", "integer", N_("Answers needed for a score"))),
+        stmt, _count_scores(scope, questionnaires), shape=shape,
     )
 
 
-async def count_scores(session: AsyncSession, scope: ExportScope,
-                       questionnaires: Mapping[str, Questionnaire]) -> int:
+def _count_scores(scope: ExportScope, questionnaires: Mapping[str, Questionnaire]) -> Select[Any]:
     """Responses × the score rules of their questionnaire (a count without reading answers)."""
-    stmt = _responses_in_scope(
-        select(QuestionnaireResponse.questionnaire_key, func.count()).select_from(
-            QuestionnaireResponse), scope).group_by(QuestionnaireResponse.questionnaire_key)
-    total = 0
-    for key, n in (await session.execute(stmt)).all():
-        q = questionnaires.get(key)
-        total += n * (len(q.scores) if q is not None else 0)
-    return total
+    per_key = case(*[(QR.questionnaire_key == k, len(q.scores))
+                     for k, q in sorted(questionnaires.items()) if q.scores], else_=0) \
+        if any(q.scores for q in questionnaires.values()) else literal(0)
+    return _responses_in_scope(select(func.coalesce(func.sum(per_key), 0)).select_from(QR),
+                               scope)
 
 
 # --- action plans, attendance, module progress ----------------------------------------------
 
 def action_plans(scope: ExportScope) -> Dataset:
     p = ActionPlan
-    stmt = _dated(_scoped(select(*_IDENTITY_SQL, p.id, p.week, p.what, p.how_much, p.when,
-                                 p.days_per_week, p.confidence, p.created_at, p.outcome,
-                                 p.outcome_at).select_from(p).join(
-        Membership, Membership.id == p.membership_id), scope), p.created_at, scope).order_by(
-        *_ORDER, p.week, p.id)
-
-    async def rows(session: AsyncSession) -> AsyncIterator[Row]:
-        async for r in _stream(session, stmt):
-            yield (*r[:6], _text(r[6], scope), _text(r[7], scope), _text(r[8], scope), *r[9:])
-
-    free = " (free text; empty with --no-free-text)"
+    stmt = _dated(_scoped(select(
+        *_identity_sql(), p.id, p.week, _free(p.what, scope), _free(p.how_much, scope),
+        _free(p.when, scope), p.days_per_week, p.confidence, iso_utc(p.created_at), p.outcome,
+        iso_utc(p.outcome_at),
+    ).select_from(p).join(Membership, Membership.id == p.membership_id), scope), p.created_at,
+        scope).order_by(*_ORDER, p.week, p.id)
     return Dataset(
         "action_plans",
-        "Weekly action plans, one row per plan",
         (*IDENTITY,
-         Column("plan_id", "integer", "Number of the plan"),
-         Column("week", "integer", "Course week 1-6 the plan is for"),
-         Column("what", "string", "What the participant will do" + free),
-         Column("how_much", "string", "How much" + free),
-         Column("when", "string", "When" + free),
-         Column("days_per_week", "integer", "On how many days (1-7)"),
-         Column("confidence", "integer", "How sure they are to do all of it, 0-10"),
-         Column("created_at", "datetime", "When the plan was made (UTC)"),
-         Column("outcome", "string", "How it went, from the next check-in: done, partly, not, "
-                "no_plan"),
-         Column("outcome_at", "datetime", "When the outcome was given (UTC)")),
-        rows, _counter(stmt),
+         Column("plan_id", "integer", N_("Number of the plan")),
+         Column("week", "integer", N_("Course week 1-6 the plan is for")),
+         Column("what", "string", N_("What the participant will do (free text; empty with "
+                                     "--no-free-text)")),
+         Column("how_much", "string", N_("How much (free text; empty with --no-free-text)")),
+         Column("when", "string", N_("When (free text; empty with --no-free-text)")),
+         Column("days_per_week", "integer", N_("On how many days (1-7)")),
+         Column("confidence", "integer", N_("How sure they are to do all of it, 0-10")),
+         Column("created_at", "datetime", N_("When the plan was made (UTC)")),
+         Column("outcome", "string", N_("How it went, from the next check-in: done, partly, "
+                                        "not, no_plan")),
+         Column("outcome_at", "datetime", N_("When the outcome was given (UTC)"))),
+        stmt, _counted(stmt),
     )
 
 
 def attendance(scope: ExportScope) -> Dataset:
     w = WebinarSession
-    stmt = _dated(_scoped(select(*_IDENTITY_SQL, w.module_no, w.starts_at, w.status,
-                                 Attendance.attended, Attendance.marked_at).select_from(
-        Attendance).join(w, w.id == Attendance.session_id).join(
+    stmt = _dated(_scoped(select(
+        *_identity_sql(), w.module_no, iso_utc(w.starts_at), plain(w.status),
+        flag(Attendance.attended), iso_utc(Attendance.marked_at),
+    ).select_from(Attendance).join(w, w.id == Attendance.session_id).join(
         Membership, Membership.id == Attendance.membership_id), scope), w.starts_at,
         scope).order_by(*_ORDER, w.module_no)
-
-    async def rows(session: AsyncSession) -> AsyncIterator[Row]:
-        async for r in _stream(session, stmt):
-            yield (*r[:6], _plain(r[6]), bool(r[7]), r[8])
-
     return Dataset(
         "attendance",
-        "Webinar attendance as marked by the instructor, one row per participant and webinar",
         (*IDENTITY,
-         Column("module_no", "integer", "Module 1-6 of the webinar"),
-         Column("webinar_starts_at", "datetime", "Start of the webinar (UTC)"),
-         Column("webinar_status", "string", "scheduled or cancelled"),
-         Column("attended", "boolean", "1 attended, 0 did not"),
-         Column("marked_at", "datetime", "When the instructor marked it (UTC)")),
-        rows, _counter(stmt),
+         Column("module_no", "integer", N_("Module 1-6 of the webinar")),
+         Column("webinar_starts_at", "datetime", N_("Start of the webinar (UTC)")),
+         Column("webinar_status", "string", N_("scheduled or cancelled")),
+         Column("attended", "boolean", N_("1 attended, 0 did not")),
+         Column("marked_at", "datetime", N_("When the instructor marked it (UTC)"))),
+        stmt, _counted(stmt),
     )
 
 
 def module_progress(scope: ExportScope) -> Dataset:
     m = ModuleProgress
     when = func.coalesce(m.opened_at, m.done_at, type_=UTCDateTime)
-    stmt = _dated(_scoped(select(*_IDENTITY_SQL, m.module_no, m.opened_at, m.done_at)
+    stmt = _dated(_scoped(select(*_identity_sql(), m.module_no, iso_utc(m.opened_at),
+                                 iso_utc(m.done_at))
                           .select_from(m).join(Membership, Membership.id == m.membership_id),
                           scope), when, scope).order_by(*_ORDER, m.module_no)
-
-    async def rows(session: AsyncSession) -> AsyncIterator[Row]:
-        async for r in _stream(session, stmt):
-            yield tuple(r)
-
     return Dataset(
         "module_progress",
-        "E-learning preparation per module, one row per participant and module opened",
         (*IDENTITY,
-         Column("module_no", "integer", "Module 1-6"),
-         Column("opened_at", "datetime", "When the module was sent/opened (UTC)"),
-         Column("done_at", "datetime", "When the participant marked the preparation done (UTC)")),
-        rows, _counter(stmt),
+         Column("module_no", "integer", N_("Module 1-6")),
+         Column("opened_at", "datetime", N_("When the module was sent/opened (UTC)")),
+         Column("done_at", "datetime", N_("When the participant marked the preparation done "
+                                          "(UTC)"))),
+        stmt, _counted(stmt),
     )
 
 
@@ -502,67 +662,62 @@ def prompts(scope: ExportScope) -> Dataset:
     reminders_sent = func.sum(case((and_(sent, o.kind == REMINDER_KIND), 1), else_=0)).over(
         **per_occasion)
     prompts_sent = func.sum(case((sent, 1), else_=0)).over(**per_occasion)
+    # This row's place among the sent ones: NULL for a row that was not sent.
+    sent_order = case((sent, func.sum(case((sent, 1), else_=0)).over(
+        **per_occasion, order_by=(o.sent_at, o.id))), else_=null())
     qr = QuestionnaireResponse
     stmt = select(
-        *_IDENTITY_SQL, o.id, o.kind, occasion, o.payload, o.due_at, o.expires_at, o.status,
-        o.attempts, o.sent_at, prompts_sent, reminders_sent, qr.questionnaire_version,
-        qr.language, qr.started_at, qr.completed_at,
+        *_identity_sql(), o.id, plain(o.kind), occasion,
+        occasion_questionnaire(occasion),
+        o.payload["module_no"].as_integer(), flag(o.payload["asked_later_from"].as_string()
+                                                  .is_not(None)),
+        iso_text_utc(before_bar(o.payload["plan"].as_string())),
+        iso_utc(o.due_at), iso_utc(o.expires_at), plain(o.status), o.attempts,
+        iso_utc(o.sent_at), sent_order, prompts_sent, reminders_sent, qr.id,
+        iso_utc(qr.started_at), iso_utc(qr.completed_at), qr.questionnaire_version,
+        plain(qr.language),
     ).select_from(o).join(Membership, and_(Membership.id == membership_id,
                                            Membership.person_id == o.person_id))
     stmt = _scoped(stmt, scope).outerjoin(
         qr, and_(qr.membership_id == Membership.id, qr.occasion == occasion)
     ).where(o.kind.in_(PROMPT_KINDS))
     stmt = _dated(stmt, o.due_at, scope).order_by(*_ORDER, o.due_at, o.id)
-
-    async def rows(session: AsyncSession) -> AsyncIterator[Row]:
-        async for r in _stream(session, stmt):
-            (study_id, municipality, team_id, team, outbox_id, kind, occ, payload, due, expires,
-             status, attempts, sent_at, n_sent, n_reminders, version, language, started,
-             completed) = r
-            payload = payload or {}
-            planned = str(payload.get("plan", "")).partition("|")[0]
-            yield (study_id, municipality, team_id, team, outbox_id, kind, occ,
-                   questionnaire_key(occ) if occ else None, payload.get("module_no"),
-                   "asked_later_from" in payload, _parse(planned), due, expires,
-                   _plain(status), attempts, sent_at, int(n_sent or 0), int(n_reminders or 0),
-                   started, completed, version, _plain(language) if language else None)
-
     return Dataset(
         "prompts",
-        "Paradata: every check-in and evaluation prompt and reminder the bot planned, with "
-        "what became of it and of the questionnaire it asked for",
         (*IDENTITY,
-         Column("prompt_id", "integer", "Number of the outbox message"),
-         Column("kind", "string", "checkin, checkin_reminder or evaluation"),
-         Column("occasion", "string", "baseline, post, followup, or checkin-N"),
-         Column("questionnaire_key", "string", "The questionnaire the prompt asks for"),
-         Column("module_no", "integer", "Module whose webinar the check-in follows"),
-         Column("asked_again_later", "boolean", "1 if this prompt is a repeat the participant "
-                "asked for with 'Not now'"),
-         Column("planned_at", "datetime", "When the schedule planned it (UTC)"),
-         Column("scheduled_at", "datetime", "When it was due after deferrals for quiet hours, "
-                "pauses or rate limits (UTC)"),
-         Column("expires_at", "datetime", "After this it is not sent (UTC)"),
-         Column("status", "string", "sent, pending, expired (too late), cancelled (e.g. "
-                "already answered), failed (not deliverable)"),
-         Column("attempts", "integer", "Delivery attempts"),
-         Column("sent_at", "datetime", "When Telegram accepted it (UTC)"),
-         Column("prompts_sent_for_occasion", "integer", "Prompts and reminders sent for this "
-                "occasion, this one included"),
-         Column("reminders_sent", "integer", "Check-in reminders sent for this occasion"),
-         Column("answered_started_at", "datetime", "When the questionnaire was opened (UTC)"),
-         Column("answered_at", "datetime", "When the questionnaire was completed (UTC)"),
-         Column("questionnaire_version", "string", "Version answered, once opened"),
-         Column("language", "string", "Language answered in, once opened")),
-        rows, _counter(stmt),
+         Column("prompt_id", "integer", N_("Number of the outbox message")),
+         Column("kind", "string", N_("checkin, checkin_reminder or evaluation")),
+         Column("occasion", "string", N_("baseline, post, followup, or checkin-N")),
+         Column("questionnaire_key", "string", N_("The questionnaire the prompt asks for")),
+         Column("module_no", "integer", N_("Module whose webinar the check-in follows")),
+         Column("asked_again_later", "boolean", N_("1 if this prompt is a repeat the "
+                                                   "participant asked for with 'Not now'")),
+         Column("planned_at", "datetime", N_("When the schedule planned it (UTC)")),
+         Column("scheduled_at", "datetime", N_("When it was due after deferrals for quiet "
+                                               "hours, pauses or rate limits (UTC)")),
+         Column("expires_at", "datetime", N_("After this it is not sent (UTC)")),
+         Column("status", "string", N_("sent, pending, expired (too late), cancelled (e.g. "
+                                       "already answered), failed (not deliverable)")),
+         Column("attempts", "integer", N_("Delivery attempts")),
+         Column("sent_at", "datetime", N_("When Telegram accepted it (UTC)")),
+         Column("sent_order", "integer", N_("1 for the first prompt sent for this occasion, 2 "
+                                            "for the next, …; empty for a prompt that was not "
+                                            "sent")),
+         Column("prompts_sent_for_occasion", "integer", N_("Prompts and reminders sent for this "
+                                                           "occasion in all (the same on every "
+                                                           "row of the occasion)")),
+         Column("reminders_sent", "integer", N_("Check-in reminders sent for this occasion in "
+                                                "all (the same on every row of the "
+                                                "occasion)")),
+         Column("response_id", "integer", N_("The questionnaire response of this occasion, once "
+                                             "opened (joins the wide and long files)")),
+         Column("answered_started_at", "datetime", N_("When the questionnaire was opened "
+                                                      "(UTC)")),
+         Column("answered_at", "datetime", N_("When the questionnaire was completed (UTC)")),
+         Column("questionnaire_version", "string", N_("Version answered, once opened")),
+         Column("language", "string", N_("Language answered in, once opened"))),
+        stmt, _counted(stmt),
     )
-
-
-def _parse(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text) if text else None
-    except ValueError:
-        return None
 
 
 # --- all of them --------------------------------------------------------------------------
@@ -586,3 +741,7 @@ async def build(
     found += [scores(scope, questionnaires), action_plans(scope), attendance(scope),
               module_progress(scope), prompts(scope)]
     return found
+
+
+def wide(datasets: Iterable[Dataset]) -> list[Dataset]:
+    return [d for d in datasets if d.questionnaire is not None]

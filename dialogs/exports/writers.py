@@ -1,163 +1,178 @@
-"""Writing rows: CSV files and an XLSX workbook, both streamed.
+"""Writing files: CSV from row batches, and reading finished CSVs back as typed values for
+the files made from them (the XLSX workbook, the Stata and SPSS files, REDCap).
 
 CSV: UTF-8 with a byte-order mark, comma-separated, RFC 4180 quoting, CRLF line ends, a header
 row and no index column; decimals with a point; times ISO 8601 in UTC ("2027-01-08T10:00:00Z");
-booleans 1/0; missing values empty. The BOM is what makes Excel and LibreOffice pick UTF-8 for
-æøå; pandas (`read_csv`) and R (`read.csv` in a UTF-8 locale, R ≥ 3.0) drop it.
+booleans 1/0; missing values empty; text that starts with = + - @ tab or carriage return has a
+leading apostrophe (OWASP's advice against CSV injection). The cells come formatted from the
+queries (`dialogs.exports.sql`) or from the Python shapes of `datasets`, so writing is
+`csv.writer.writerows`, batch by batch.
 
-XLSX: openpyxl's write-only mode streams each sheet to a temporary file and writes strings
-inline (no shared-strings table in memory), so a workbook of millions of cells stays small in
-memory. Times are real date cells (UTC, as Excel has no zones); text that looks like a formula
-or an error code is stored as text, never evaluated.
+Every other file is made from the finished CSV files, so all formats hold the same cells.
+The XLSX workbook is written with XlsxWriter in constant-memory mode (each sheet streamed to a
+temporary file, strings inline): typed cells (numbers, date-times in UTC, text), never a
+formula.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+import xlsxwriter
 
-from dialogs.exports.datasets import Value
+from dialogs.exports.datasets import Column, Row, Value
 
 CSV_ENCODING = "utf-8-sig"
-# Excel's limit; a longer dataset continues on a sheet named "<name>_2", "<name>_3", ….
-MAX_SHEET_ROWS = 1_048_576
+# Excel's limit, header row included. A longer dataset is left out of the workbook (with a
+# note on its notes sheet): its CSV holds it.
+MAX_SHEET_ROWS = 1_048_576  # what a sheet holds, header included
+# The workbook is for looking at the data in a spreadsheet; a dataset longer than this is for
+# statistics software (its CSV, .dta and .sav), and writing it into a sheet would take minutes.
+WORKBOOK_MAX_ROWS = 100_000
 MAX_SHEET_NAME = 31
+NOTES_SHEET = "notes"
 XLSX_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-_HEADER_FONT = Font(bold=True)
 
 
-def private_file(path: Path) -> IO[Any]:
+def private_file(path: Path, mode: str = "w") -> IO[Any]:
     """Open a new file readable by its owner only: exports hold health data."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, "w", encoding=CSV_ENCODING, newline="")
-
-
-def csv_cell(value: Value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        # repr: the shortest text that reads back as the same float, always with a point.
-        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-    if isinstance(value, datetime):
-        return iso_utc(value)
-    return str(value)
+    if "b" in mode:
+        return os.fdopen(fd, mode)
+    return os.fdopen(fd, mode, encoding=CSV_ENCODING, newline="")
 
 
 def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-class CsvTable:
-    """One dataset as a CSV file."""
+def csv_cell(value: Value) -> Value:
+    """A Python value as the CSV format writes it (the query-made rows need none of this)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
-    def __init__(self, path: Path, header: list[str]) -> None:
+
+class CsvTable:
+    """One dataset as a CSV file, written a batch of ready rows at a time."""
+
+    def __init__(self, path: Path, header: Sequence[str]) -> None:
         self.path = path
         self._fh = private_file(path)
         self._writer = csv.writer(self._fh, lineterminator="\r\n")
         self._writer.writerow(header)
         self.rows = 0
 
-    def write(self, row: tuple[Value, ...]) -> None:
-        self._writer.writerow([csv_cell(v) for v in row])
-        self.rows += 1
+    def write(self, rows: Sequence[Row]) -> None:
+        # csv writes None as an empty cell and floats by repr (shortest exact form).
+        self._writer.writerows(rows)
+        self.rows += len(rows)
 
     def close(self) -> None:
         self._fh.close()
 
 
-class XlsxBook:
-    """A write-only workbook; sheets are written one after another."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._book = Workbook(write_only=True)
-        self._names: set[str] = set()
-
-    def sheet(self, name: str, header: list[str]) -> XlsxSheet:
-        return XlsxSheet(self, name, header)
-
-    def _new_sheet(self, name: str) -> WriteOnlyWorksheet:
-        title = name[:MAX_SHEET_NAME]
-        number = 2
-        while title.lower() in self._names:
-            suffix = f"_{number}"
-            title = name[: MAX_SHEET_NAME - len(suffix)] + suffix
-            number += 1
-        self._names.add(title.lower())
-        return self._book.create_sheet(title)
-
-    def save(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            self._book.save(fh)
-
-    def __enter__(self) -> XlsxBook:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if kind is None:
-            self.save()
+def read_typed(path: Path, columns: Sequence[Column]) -> Iterator[list[Value]]:
+    """The rows of a finished CSV file as Python values by column type (empty → None)."""
+    convert = [_CONVERTERS[c.type] for c in columns]
+    with path.open(encoding=CSV_ENCODING, newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for row in reader:
+            yield [None if text == "" else f(text) for f, text in zip(convert, row, strict=True)]
 
 
-class XlsxSheet:
-    def __init__(self, book: XlsxBook, name: str, header: list[str]) -> None:
-        self._book = book
-        self._name = name
-        self._header = header
-        self._sheet = self._start()
-        self._rows_on_sheet = 1
-        self.rows = 0
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
-    def _start(self) -> WriteOnlyWorksheet:
-        sheet = self._book._new_sheet(self._name)
-        sheet.freeze_panes = "A2"
-        cells = []
-        for name in self._header:
-            cell = WriteOnlyCell(sheet, value=name)
-            cell.font = _HEADER_FONT
-            cells.append(cell)
-        sheet.append(cells)
-        return sheet
 
-    def write(self, row: tuple[Value, ...]) -> None:
-        if self._rows_on_sheet >= MAX_SHEET_ROWS:
-            self._sheet = self._start()
-            self._rows_on_sheet = 1
-        self._sheet.append([self._cell(v) for v in row])
-        self._rows_on_sheet += 1
-        self.rows += 1
+def _datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
-    def _cell(self, value: Value) -> Any:
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, datetime):
-            cell = WriteOnlyCell(self._sheet, value=value.astimezone(UTC).replace(tzinfo=None))
-            cell.number_format = XLSX_DATETIME_FORMAT
-            return cell
-        if isinstance(value, str):
-            # Control characters are not allowed in XLSX (openpyxl would raise, quoting the
-            # text); answers are cleaned on input, this guards older or imported rows.
-            text = ILLEGAL_CHARACTERS_RE.sub("", value)
-            if text.startswith("=") or text in ERROR_CODES:
-                cell = WriteOnlyCell(self._sheet, value=text)
-                cell.data_type = "s"  # a participant's "=…" is text, not a formula
-                return cell
-            return text
-        return value
 
-    def close(self) -> None:
-        pass  # write-only sheets are finished when the workbook is saved
+_CONVERTERS: dict[str, Any] = {
+    "string": str, "integer": int, "boolean": int, "number": _number, "datetime": _datetime,
+}
+
+
+def csv_rows(path: Path) -> int:
+    """Data rows of a finished CSV file (records, not lines: a cell may hold a line break)."""
+    with path.open(encoding=CSV_ENCODING, newline="") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+def write_workbook(path: Path, tables: Iterable[tuple[str, Sequence[Column], Path]], *,
+                   max_rows: int = MAX_SHEET_ROWS, tmpdir: Path | None = None) -> list[str]:
+    """One sheet per finished CSV file that fits a sheet; returns the names left out (they
+    are listed on a notes sheet)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)  # created private; XlsxWriter writes into it
+    book = xlsxwriter.Workbook(str(path), {
+        "constant_memory": True, "tmpdir": str(tmpdir or path.parent),
+        # Text stays text: no formulas, URLs or numbers made from participants' words.
+        "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+    })
+    bold = book.add_format({"bold": True})
+    when = book.add_format({"num_format": XLSX_DATETIME_FORMAT})
+    names: set[str] = set()
+    left_out: list[tuple[str, int]] = []
+    try:
+        for name, columns, source in tables:
+            rows = csv_rows(source)
+            if rows + 1 > max_rows:
+                left_out.append((name, rows))
+                continue
+            sheet = book.add_worksheet(_sheet_name(name, names))
+            sheet.freeze_panes(1, 0)
+            sheet.write_row(0, 0, [c.name for c in columns], bold)
+            kinds = [c.type for c in columns]
+            for r, values in enumerate(read_typed(source, columns), start=1):
+                for c, value in enumerate(values):
+                    if value is None:
+                        continue
+                    kind = kinds[c]
+                    if kind == "string":
+                        sheet.write_string(r, c, value)  # type: ignore[arg-type]
+                    elif kind == "datetime":
+                        sheet.write_datetime(r, c, value.replace(tzinfo=None),  # type: ignore[union-attr]
+                                             when)
+                    else:
+                        sheet.write_number(r, c, value)  # type: ignore[arg-type]
+        if left_out:
+            notes = book.add_worksheet(_sheet_name(NOTES_SHEET, names))
+            notes.write_row(0, 0, ["dataset", "rows", "note"], bold)
+            for r, (name, rows) in enumerate(left_out, start=1):
+                notes.write_row(r, 0, [name, rows, f"more rows than the workbook takes "
+                                                   f"({max_rows - 1:,}); see {name}.csv"])
+    finally:
+        book.close()
+    return [name for name, _ in left_out]
+
+
+def _sheet_name(name: str, taken: set[str]) -> str:
+    return short_unique(name, MAX_SHEET_NAME, taken)
+
+
+def short_unique(name: str, limit: int, taken: set[str]) -> str:
+    """`name` cut to `limit` characters, with ``_2``, ``_3``, … until no name in `taken`
+    (compared without case) is the same; the result is added to `taken`."""
+    short = name[:limit]
+    number = 2
+    while short.lower() in taken:
+        suffix = f"_{number}"
+        short = name[: limit - len(suffix)] + suffix
+        number += 1
+    taken.add(short.lower())
+    return short

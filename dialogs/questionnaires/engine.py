@@ -118,6 +118,12 @@ def needs_safety_message(q: Questionnaire, item: Item, value: AnswerValue | None
     return value <= threshold
 
 
+def is_nonsubstantive(item: Item | None, value: AnswerValue | None) -> bool:
+    """Whether `value` is an answer like "I don't know" that is not a point on the item's
+    dimension (marked `nonsubstantive` in the data file): scores leave it out."""
+    return isinstance(item, ChoiceItem) and value in item.nonsubstantive_values
+
+
 def score(q: Questionnaire, values: Mapping[str, float | None]) -> dict[str, float | None]:
     """Every score of `q` from item values (None or absent = not answered or skipped)."""
     items = {item.key: item for item in q.items}
@@ -132,6 +138,8 @@ def apply_score(
         value = values.get(key)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
+        if is_nonsubstantive(items.get(key), value):
+            continue  # "I don't know" is missing for a score, never a number in it
         if key in rule.reverse:
             item = items[key]
             assert isinstance(item, ScaleItem)  # validated when the file was loaded

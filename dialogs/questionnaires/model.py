@@ -117,6 +117,9 @@ class Option(_Frozen):
     label: Words
     # Optional name for code that reacts to an answer (e.g. an action plan's outcome).
     code: str | None = Field(default=None, pattern=KEY_PATTERN)
+    # "I don't know", "I had no plan": a real answer that is not a point on the item's
+    # dimension. Scores leave it out and exports flag it instead of giving it as a value.
+    nonsubstantive: bool = False
 
 
 class ChoiceItem(_NumericItem):
@@ -136,11 +139,17 @@ class ChoiceItem(_NumericItem):
         t = self.safety_at_or_below
         if t is not None and not (min(self.values) <= t < max(self.values)):
             raise ValueError("safety_at_or_below must be between the lowest and highest option")
+        if all(o.nonsubstantive for o in self.options):
+            raise ValueError("at least one option must be a substantive answer")
         return self
 
     @property
     def values(self) -> tuple[int, ...]:
         return tuple(o.value for o in self.options)
+
+    @property
+    def nonsubstantive_values(self) -> tuple[int, ...]:
+        return tuple(o.value for o in self.options if o.nonsubstantive)
 
     def option(self, value: float | None) -> Option | None:
         return next((o for o in self.options if o.value == value), None)

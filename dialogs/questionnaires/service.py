@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import Select
 
-from dialogs.delivery.kinds import Kind
+from dialogs.delivery.kinds import QUESTIONNAIRE_PROMPT_KINDS
 from dialogs.occasion import Occasion
 from dialogs.questionnaires import engine
 from dialogs.questionnaires.engine import AnswerValue, InvalidAnswer
@@ -34,7 +34,6 @@ from storage.models import (
 )
 
 # The outbox rows that open a questionnaire for a person: its prompts.
-_PROMPTS = (Kind.CHECKIN, Kind.CHECKIN_REMINDER, Kind.EVALUATION)
 
 
 class Skipped(enum.Enum):
@@ -160,7 +159,7 @@ async def occasion_is_open(
         select(OutboxMessage.status, OutboxMessage.due_at, OutboxMessage.expires_at,
                OutboxMessage.payload)
         .where(OutboxMessage.person_id == membership.person_id,
-               OutboxMessage.kind.in_(_PROMPTS))
+               OutboxMessage.kind.in_(QUESTIONNAIRE_PROMPT_KINDS))
     )
     for status, due_at, expires_at, payload in prompts:
         payload = payload or {}

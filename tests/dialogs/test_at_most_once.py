@@ -74,7 +74,8 @@ async def _people(sessions: Sessions) -> tuple[int, int, int]:
                                          (InviteRole.INSTRUCTOR, InstructorAdmission(), 2)):
             new = await create_invite(session, team=team, role=role, now=NOW, created_by="t")
             redeemed = await redeem_invite(session, new.code, admission,
-                                           Newcomer(user_id, user_id, "en"), NOW)
+                                           Newcomer(user_id, user_id, "en"), NOW,
+                                           throttle_secret=b"test")
             assert redeemed.person is not None
             ids.append(redeemed.person.id)
         return ids[0], ids[1], team.id

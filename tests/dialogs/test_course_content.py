@@ -254,7 +254,7 @@ def test_every_module_is_translated(locale: str) -> None:
 
 def test_a_course_word_missing_from_the_catalogs_fails_the_check(tmp_path: Path) -> None:
     project = tmp_path / "project"
-    for folder in {*catalogs.EXTRACT_DIRS, "locales"}:
+    for folder in dict.fromkeys((*catalogs.EXTRACT_DIRS, "locales")):
         shutil.copytree(
             catalogs.PROJECT_DIR / folder, project / folder,
             ignore=shutil.ignore_patterns("__pycache__"),

@@ -34,6 +34,7 @@ from storage.models import (
 )
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+SECRET = b"throttle key for the tests"
 
 
 
@@ -68,7 +69,8 @@ async def _redeem_together(
     async def one(user_id: int) -> Redemption:
         async with sessions.begin() as session:
             return await redeem_invite(session, code, ADMISSIONS[role],
-                                       Newcomer(user_id, user_id, "da"), NOW)
+                                       Newcomer(user_id, user_id, "da"), NOW,
+                                       throttle_secret=SECRET)
 
     return list(await asyncio.gather(*(one(user_id) for user_id in people)))
 

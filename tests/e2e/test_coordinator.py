@@ -233,3 +233,70 @@ async def test_new_team_buttons_outside_the_grant_are_refused(sandbox: Sandbox) 
     )
     await sandbox.handled(update_id)
     assert "no longer in use" in (sandbox.api.callback_answers[-1].answer or {}).get("text", "")
+
+
+async def coordinator_code(sandbox: Sandbox, municipality: str, **validity: timedelta) -> str:
+    async with sandbox.services.sessions.begin() as session:
+        ((_, new),) = await coordinator_invites(
+            session, [municipality], now=sandbox.services.clock.now(), actor="test", **validity
+        )
+    return new.code
+
+
+async def test_a_coordinator_link_that_cannot_be_used_says_why(sandbox: Sandbox) -> None:
+    from dialogs.coordinator import revoke
+
+    await make_team(sandbox, municipality="Køge", name="Hold 3")
+    sandbox.api.add_user(COORDINATOR, "Mette", language_code="en")
+    # Expired between opening the link and pressing Accept.
+    short = await coordinator_code(sandbox, "Køge", valid_for=timedelta(hours=1))
+    await sandbox.send_text(COORDINATOR, f"/start {short}")
+    sandbox.services.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+    await sandbox.press(COORDINATOR, "Accept")
+    assert "has expired" in sandbox.api.last_message_to(COORDINATOR).text
+    # Revoked meanwhile.
+    revoked = await coordinator_code(sandbox, "Køge")
+    await sandbox.send_text(COORDINATOR, f"/start {revoked}")
+    async with sandbox.services.sessions.begin() as session:
+        invite = (await check_invite(session, revoked, sandbox.services.clock.now())).invite
+        assert invite is not None
+        await revoke(session, invite.id, now=sandbox.services.clock.now(), actor="test")
+    await sandbox.press(COORDINATOR, "Accept")
+    assert "no longer valid" in sandbox.api.last_message_to(COORDINATOR).text
+    # Used by someone else first.
+    taken = await coordinator_code(sandbox, "Køge")
+    await sandbox.send_text(COORDINATOR, f"/start {taken}")
+    sandbox.api.add_user(OTHER_COORDINATOR, "Ole", language_code="en")
+    await sandbox.send_text(OTHER_COORDINATOR, f"/start {taken}")
+    await sandbox.press(OTHER_COORDINATOR, "Accept")
+    await sandbox.press(COORDINATOR, "Accept")
+    assert "already been used" in sandbox.api.last_message_to(COORDINATOR).text
+    async with sandbox.services.sessions() as session:
+        granted = list(await session.scalars(select(CoordinatorGrant.person_id)))
+    assert len(granted) == 1
+
+
+async def test_buttons_that_carry_a_code_count_toward_the_wrong_code_limit(
+    sandbox: Sandbox,
+) -> None:
+    """Guessing through forged buttons, or with staff links, meets the same limit as /start."""
+    created = await make_team(sandbox, municipality="Køge", name="Hold 3")
+    good = await coordinator_code(sandbox, "Køge")
+    sandbox.api.add_user(PARTICIPANT, "Guess", language_code="en")
+    await sandbox.send_text(PARTICIPANT, "/help")
+    anchor = sandbox.api.last_message_to(PARTICIPANT)
+    for n in range(5):  # five guesses, through coordinator and instructor buttons
+        data = f"v1:ca:guess{n}" if n % 2 else f"v1:ij:guess{n}"
+        await sandbox.handled(sandbox.api.press_forged(PARTICIPANT, anchor.message_id, data))
+    # Now even a real staff code is not looked at, by link or by button.
+    await sandbox.send_text(PARTICIPANT, f"/start {good}")
+    assert "too many wrong codes" in sandbox.api.last_message_to(PARTICIPANT).text
+    await sandbox.handled(sandbox.api.press_forged(PARTICIPANT, anchor.message_id,
+                                                   f"v1:ca:{good}"))
+    await sandbox.handled(sandbox.api.press_forged(
+        PARTICIPANT, anchor.message_id, f"v1:ij:{created.instructor_invite.code}"))
+    assert "too many wrong codes" in sandbox.api.last_message_to(PARTICIPANT).text
+    async with sandbox.services.sessions() as session:
+        assert list(await session.scalars(select(CoordinatorGrant.id))) == []
+        assert await session.scalar(
+            select(Person.id).where(Person.telegram_user_id == PARTICIPANT)) is None

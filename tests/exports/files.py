@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyreadstat
 from openpyxl import load_workbook
 
 BOM = b"\xef\xbb\xbf"
@@ -70,13 +72,28 @@ def all_text(folder: Path, parts: list[Path]) -> str:
             chunks.append(path.read_text(encoding="utf-8-sig"))
         elif path.suffix == ".xlsx":
             chunks.append(_cells(read_xlsx(path)))
-    for name, data in zip_members(parts).items():
-        chunks.append(name)
-        if name.endswith(".xlsx"):
-            chunks.append(_cells(read_xlsx(data)))
         else:
-            chunks.append(data.decode("utf-8-sig"))
+            chunks.append(read_labelled(path))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in zip_members(parts).items():
+            chunks.append(name)
+            if name.endswith(".xlsx"):
+                chunks.append(_cells(read_xlsx(data)))
+            elif name.endswith((".dta", ".sav")):
+                copy = Path(tmp) / Path(name).name
+                copy.write_bytes(data)
+                chunks.append(read_labelled(copy))
+            else:
+                chunks.append(data.decode("utf-8-sig"))
     return "\n".join(chunks)
+
+
+def read_labelled(path: Path) -> str:
+    """Every cell and label of a Stata or SPSS file, as text."""
+    read = pyreadstat.read_dta if path.suffix == ".dta" else pyreadstat.read_sav
+    frame, meta = read(str(path))
+    return "\n".join([frame.to_csv(index=False), str(meta.column_labels),
+                      str(meta.variable_value_labels), str(meta.file_label)])
 
 
 def _cells(sheets: dict[str, list[tuple[object, ...]]]) -> str:

@@ -74,7 +74,11 @@ def test_export_writes_files_a_zip_and_an_audit_row(tmp_path: Path) -> None:
     assert {r["study_id"] for r in tables["participants"].rows} == {p.study_id for p in hold_3}
     text = all_text(folder, [archive])
     assert not [s for s in world.secrets if s in text]
-    assert "datasets" in result.stderr  # the progress bar
+    assert "datasets" in result.stderr  # the progress bars: the export, then each dataset
+    for name in ("participants", "checkin_answers", "prompts", "mestring-export.xlsx",
+                 "redcap"):
+        assert name in result.stderr, name
+    assert (folder / "responses_baseline_v1.sav").exists()
     (audit,) = _audit(url)
     assert audit.actor == f"cli:{getpass.getuser()}"
     assert audit.details["scope"]["free_text"] is False

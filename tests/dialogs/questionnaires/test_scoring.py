@@ -153,3 +153,23 @@ def test_a_nan_counts_as_missing() -> None:
 
 def test_a_questionnaire_without_rules_has_no_scores() -> None:
     assert engine.score(build([scale("a")]), {"a": 1.0}) == {}
+
+
+def test_a_nonsubstantive_answer_is_left_out_of_a_score_like_a_skip() -> None:
+    q = build(
+        [scale("a", 1, 4), scale("b", 1, 4),
+         {"key": "c", "type": "choice", "text": "C?",
+          "options": [{"value": 1, "label": "Low"}, {"value": 4, "label": "High"},
+                      {"value": 9, "label": "I don't know", "nonsubstantive": True}]}],
+        [{"key": "s", "method": "mean", "items": ["a", "b", "c"], "min_answered": 2}],
+    )  # fmt: skip
+    assert engine.score(q, {"a": 1.0, "b": 4.0, "c": 9.0}) == {"s": 2.5}
+    assert engine.score(q, {"a": 1.0, "b": None, "c": 9.0}) == {"s": None}  # 1 of 2 needed
+    assert engine.score(q, {"a": 1.0, "b": 1.0, "c": 4.0}) == {"s": 2.0}
+
+
+def test_an_item_needs_at_least_one_substantive_option() -> None:
+    with pytest.raises(ValueError, match="substantive"):
+        build([{"key": "c", "type": "choice", "text": "C?",
+                "options": [{"value": 8, "label": "x", "nonsubstantive": True},
+                            {"value": 9, "label": "y", "nonsubstantive": True}]}])
