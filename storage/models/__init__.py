@@ -15,7 +15,7 @@ from storage.models.course import (
     ModuleProgress,
     QuestionnaireResponse,
 )
-from storage.models.delivery import DialogState, OutboxMessage
+from storage.models.delivery import DialogState, InboxUpdate, MemberPlan, OutboxMessage
 from storage.models.enums import (
     BroadcastStatus,
     Country,
@@ -53,10 +53,12 @@ __all__ = [
     "CoordinatorGrant",
     "Country",
     "DialogState",
+    "InboxUpdate",
     "Invite",
     "InviteAttempt",
     "InviteRole",
     "Language",
+    "MemberPlan",
     "Membership",
     "MembershipStatus",
     "ModuleProgress",

@@ -24,6 +24,7 @@ from storage.models import (
     CoordinatorGrant,
     DialogState,
     InviteAttempt,
+    MemberPlan,
     Membership,
     ModuleProgress,
     OutboxMessage,
@@ -49,6 +50,7 @@ PERSON_OWNED = [
     Answer,
     ActionPlan,
     Attendance,
+    MemberPlan,
 ]
 
 
@@ -83,6 +85,7 @@ async def _give_everything(session: AsyncSession, person: Person, team: Team, ta
                        created_at=NOW),
             Attendance(session_id=team.sessions[0].id, membership_id=membership.id, attended=True,
                        marked_at=NOW),
+            MemberPlan(membership_id=membership.id, digest="0" * 32, planned_at=NOW),
         ]
     )
     await session.flush()
