@@ -15,7 +15,7 @@ from storage.models.course import (
     ModuleProgress,
     QuestionnaireResponse,
 )
-from storage.models.delivery import DialogState, InboxUpdate, MemberPlan, OutboxMessage
+from storage.models.delivery import DialogState, MemberPlan, OutboxMessage
 from storage.models.enums import (
     BroadcastStatus,
     Country,
@@ -53,7 +53,6 @@ __all__ = [
     "CoordinatorGrant",
     "Country",
     "DialogState",
-    "InboxUpdate",
     "Invite",
     "InviteAttempt",
     "InviteRole",

@@ -78,24 +78,6 @@ class MemberPlan(Base):
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class InboxUpdate(Base):
-    """An update received by webhook, recorded before Telegram is told it arrived, so a worker
-    that dies afterwards loses nothing (bot/inbox.py). Once handled, only the id and time are
-    kept (to recognise Telegram sending it again), and those only for a day."""
-
-    __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_handled_at_chat_key", "handled_at", "chat_key"),)
-
-    # Telegram's update_id: increasing, so a chat's updates are handled in this order.
-    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    # The chat (or user) whose updates must be handled one at a time, in order.
-    chat_key: Mapped[int] = mapped_column(BigInteger)
-    # The update as Telegram sent it; emptied once handled.
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class DialogState(Base):
     """What the bot waits for from a person, in the database so any worker can continue."""
 

@@ -1,8 +1,7 @@
-"""Scale: plan digests, the webhook inbox, and indexes for the weekly cap and announcements.
+"""Scale: plan digests, and indexes for the weekly cap and announcements.
 
 * member_plans: what each participant's planned rows were made from, so the periodic safety
   net replans only what changed.
-* inbox: updates received by webhook, recorded before Telegram is answered (several workers).
 * outbox: the person index also covers status and sent_at (the weekly cap reads a person's own
   sent rows); a (kind, status) index finds pending announcements among many pending rows.
 * ANALYZE, so the query planner knows the tables from the start (the app runs
@@ -34,15 +33,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['membership_id'], ['memberships.id'], name=op.f('fk_member_plans_membership_id_memberships'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('membership_id', name=op.f('pk_member_plans'))
     )
-    op.create_table('inbox',
-    sa.Column('update_id', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('chat_key', sa.BigInteger(), nullable=False),
-    sa.Column('payload', sa.JSON(), nullable=True),
-    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('handled_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('update_id', name=op.f('pk_inbox'))
-    )
-    op.create_index('ix_inbox_handled_at_chat_key', 'inbox', ['handled_at', 'chat_key'])
     op.drop_index('ix_outbox_person_id', table_name='outbox')
     op.create_index('ix_outbox_person_status_sent_at', 'outbox',
                     ['person_id', 'status', 'sent_at'])
@@ -54,5 +44,4 @@ def downgrade() -> None:
     op.drop_index('ix_outbox_kind_status', table_name='outbox')
     op.drop_index('ix_outbox_person_status_sent_at', table_name='outbox')
     op.create_index('ix_outbox_person_id', 'outbox', ['person_id'])
-    op.drop_table('inbox')
     op.drop_table('member_plans')
