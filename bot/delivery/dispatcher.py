@@ -346,11 +346,12 @@ class Dispatcher:
             self.hold_until = now + timedelta(seconds=max(waits))
             log.warning("outbox flood control: holding %.0fs", max(waits))
         unreachable_people: set[int] = set()
+        delivered: list[tuple[int, int | None]] = []
         for item in batch.outgoing:
             result = results.get(item.row_id, NotAttempted())
             match result:
                 case Delivered(message_id):
-                    await outbox.record_sent(session, item.row_id, now=now, message_id=message_id)
+                    delivered.append((item.row_id, message_id))
                     if item.opens_module is not None:
                         await open_module(session, *item.opens_module, now)
                     report.sent += 1
@@ -401,6 +402,8 @@ class Dispatcher:
                     report.failed += 1
                     log.error("outbox row=%s kind=%s rejected by Telegram: %s", item.row_id,
                               item.kind, reason)
+        # What went out, the bulk of a batch, is recorded in one statement.
+        await outbox.record_sent_many(session, delivered, now=now)
         if report.claimed:
             log.info("outbox batch claimed=%d sent=%d retried=%d deferred=%d expired=%d "
                      "cancelled=%d failed=%d", report.claimed, report.sent, report.retried,

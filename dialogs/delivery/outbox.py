@@ -156,6 +156,22 @@ async def record_sent(
     )
 
 
+async def record_sent_many(
+    session: AsyncSession, sent: Sequence[tuple[int, int | None]], *, now: datetime
+) -> None:
+    """:func:`record_sent` for a whole batch, ``(row id, Telegram message id)`` each, in one
+    executemany."""
+    if not sent:
+        return
+    table = Outbox.__table__
+    await session.execute(
+        update(table).where(table.c.id == bindparam("row_id"))
+        .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None, last_error=None,
+                telegram_message_id=bindparam("message_id"), attempts=table.c.attempts + 1),
+        [{"row_id": row_id, "message_id": message_id} for row_id, message_id in sent],
+    )
+
+
 async def release(
     session: AsyncSession,
     row_id: int,
