@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.budget import SendBudget
 from bot.delivery.dispatcher import Dispatcher, DispatchReport, Sender
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.planner import PlanReport, replan_members, stale_plans
@@ -52,10 +53,11 @@ class DeliveryService:
         default_locale: str,
         config: DeliveryConfig | None = None,
         worker: str | None = None,
+        budget: SendBudget | None = None,
     ) -> DeliveryService:
         config = config or DeliveryConfig()
         dispatcher = Dispatcher(sessions, sender, Renderer(catalogs, default_locale), clock,
-                                config, worker=worker)
+                                config, worker=worker, budget=budget)
         return cls(sessions, clock, dispatcher, config)
 
     async def run_once(self) -> DispatchReport:
