@@ -37,12 +37,25 @@ class HumanPace:
 
     def __init__(self) -> None:
         self._offset = 0.0
+        self._last_act: dict[int, float] = {}
 
     def __call__(self) -> float:
         return time.monotonic() + self._offset
 
     def pause(self, seconds: float = HUMAN_PAUSE_SECONDS) -> None:
+        """Time passes for everyone (a test skipping ahead)."""
         self._offset += seconds
+
+    def act(self, user_id: int, seconds: float = HUMAN_PAUSE_SECONDS) -> None:
+        """A person acts at a human pace: at least ``seconds`` after their own last act.
+
+        People act side by side, so their pauses overlap: thirty people tapping together
+        move the clock by one pause, not thirty (which would age the first one's button
+        past Telegram's answer window while they wait)."""
+        due = self._last_act.get(user_id, float("-inf")) + seconds
+        if self() < due:
+            self._offset += due - self()
+        self._last_act[user_id] = self()
 
     async def sleep(self, seconds: float) -> None:
         """Wait on this clock: the time passes at once, for the bot and the local Bot API.
@@ -65,18 +78,18 @@ class Sandbox:
     # The outbox, driven by the test: `await sandbox.delivery.run_once()` (no scheduler runs).
     delivery: DeliveryService | None = None
 
-    def _pause(self) -> None:
+    def _pause(self, user_id: int) -> None:
         if self.pace is not None:
-            self.pace.pause()
+            self.pace.act(user_id)
 
     async def send_text(self, user_id: int, text: str) -> None:
         """A simulated person writes; returns once the bot has handled it."""
-        self._pause()
+        self._pause(user_id)
         await self.processor.wait_handled(self.api.send_text(user_id, text))
 
     async def press(self, user_id: int, label: str, *, message_id: int | None = None) -> None:
         """A simulated person taps the button with this visible text."""
-        self._pause()
+        self._pause(user_id)
         update_id = self.api.press_button_by_text(user_id, label, message_id=message_id)
         await self.processor.wait_handled(update_id)
 

@@ -29,7 +29,6 @@ from dialogs import (
 )
 from dialogs.callbacks import CallbackDataError, callback, decode
 from dialogs.delivery import events
-from dialogs.invites import InviteStatus
 from dialogs.screen import Screen
 from locales.i18n import SUPPORTED_LOCALES, Tr
 from storage.models import InviteRole
@@ -48,8 +47,9 @@ async def start(update: Update, context: BotContext) -> None:
         # The throttle comes first, for staff codes as for participants' (see Guesser).
         check = await invites.check_invite(session, payload, services.clock.now(),
                                            guesser=_guesser(context, actor))
-    if check.status is InviteStatus.THROTTLED:
-        await render.send(update, onboarding.throttled_screen(actor.tr))
+    if not check.ok:
+        # Counted once against the throttle already: a second look-up would count it twice.
+        await render.send(update, onboarding.invite_problem_screen(actor.tr, check.status))
         return
     if check.ok and check.invite is not None and check.invite.role == InviteRole.COORDINATOR:
         await coordinator.coordinator_invite(update, context, payload)

@@ -22,7 +22,8 @@ from tests.figures import record_figure
 
 N = 1000
 LEASE_SECONDS = 2.0
-DEADLINE_SECONDS = 60.0
+# A guard against a hang, not a speed check: generous, because CI machines are shared.
+DEADLINE_SECONDS = 300.0
 ROOT = Path(__file__).resolve().parents[2]
 
 
