@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType
@@ -16,7 +17,7 @@ from bot import turn
 from bot.context import Actor, BotContext
 from dialogs.delivery import events
 from locales.i18n import negotiate_locale
-from storage import queries
+from storage.models import CoordinatorGrant, Membership, MembershipStatus, Person, Role, Team
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,31 @@ class ActorRecord:
 
 
 async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> ActorRecord:
-    person = await queries.get_person_by_telegram_id(session, telegram_user_id)
-    if person is None:
+    """The person, their active memberships with their teams' languages, and their grants:
+    two plain queries, as this runs for every update."""
+    rows = (await session.execute(
+        select(Person.id, Person.display_name, Person.locale, Person.unreachable_at,
+               Membership.role, Membership.team_id, Team.language)
+        .outerjoin(Membership, and_(Membership.person_id == Person.id,
+                                    Membership.status == MembershipStatus.ACTIVE))
+        .outerjoin(Team, Team.id == Membership.team_id)
+        .where(Person.telegram_user_id == telegram_user_id)
+        .order_by(Membership.joined_at, Membership.id)
+    )).all()
+    if not rows:
         return ActorRecord(None, None, None, None, frozenset(), frozenset(), frozenset())
-    memberships = await queries.active_memberships(session, person.id)
-    grants = await queries.active_coordinator_grants(session, person.id)
-    participant = [m for m in memberships if m.role == "participant"]
+    person = rows[0]
+    grants = await session.scalars(select(CoordinatorGrant.municipality_id).where(
+        CoordinatorGrant.person_id == person.id, CoordinatorGrant.revoked_at.is_(None)))
+    participant = [r for r in rows if r.role == Role.PARTICIPANT]
     return ActorRecord(
         person_id=person.id,
         display_name=person.display_name,
         chosen_locale=person.locale,
-        team_language=participant[0].team.language if participant else None,
-        participant_team_ids=frozenset(m.team_id for m in participant),
-        instructor_team_ids=frozenset(m.team_id for m in memberships if m.role == "instructor"),
-        coordinator_municipality_ids=frozenset(g.municipality_id for g in grants),
+        team_language=participant[0].language if participant else None,
+        participant_team_ids=frozenset(r.team_id for r in participant),
+        instructor_team_ids=frozenset(r.team_id for r in rows if r.role == Role.INSTRUCTOR),
+        coordinator_municipality_ids=frozenset(grants),
         unreachable=person.unreachable_at is not None,
     )
 

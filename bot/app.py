@@ -29,6 +29,7 @@ from telegram.ext import (
 )
 
 from bot import actor, errors
+from bot.budget import TELEGRAM_MESSAGES_PER_SECOND, SendBudget
 from bot.commands import register_menus
 from bot.context import BotContext, BotData, Services
 from bot.delivery import handlers as delivery_handlers
@@ -256,10 +257,13 @@ def build_runtime(
         clock=clock or SystemClock(),
     )
     outbox_bot = make_bot(endpoint.token, endpoint.base_url, endpoint.base_file_url)
+    delivery_config = delivery_config or DeliveryConfig()
+    # Replies and the outbox share Telegram's rate; the outbox takes what replies leave.
+    budget = SendBudget(delivery_config.send_rate_per_second or TELEGRAM_MESSAGES_PER_SECOND)
     delivery = DeliveryService.build(
         sessions=services.sessions, catalogs=services.catalogs, clock=services.clock,
         sender=PtbSender(outbox_bot), default_locale=settings.default_locale,
-        config=delivery_config,
+        config=delivery_config, budget=budget,
     )
     retention = RetentionService(
         services.sessions, services.clock, services.throttle_secret,
@@ -287,8 +291,9 @@ def build_runtime(
         .base_file_url(endpoint.base_file_url)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .concurrent_updates(processor)
-        # Replies wait here only when Telegram says 429; bulk sending has its own pacing.
-        .rate_limiter(ReplyLimiter(max_wait=settings.reply_max_wait_seconds, timing=timing))
+        # Replies go first within the shared budget, and wait out a 429 up to a staleness.
+        .rate_limiter(ReplyLimiter(max_wait=settings.reply_max_wait_seconds,
+                                   overall=budget.limiter, timing=timing))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -167,6 +167,14 @@ class Sessions(async_sessionmaker[AsyncSession]):
     async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
         async with self(bind=self._writer) as session, session.begin():
             yield session
+
+
+async def optimize(session: AsyncSession) -> None:
+    """Let SQLite refresh the query planner's statistics where they went stale (cheap when
+    nothing did; recommended periodically for long-lived connections). PostgreSQL's autovacuum
+    does this by itself. Call it in a write transaction: it may run ANALYZE."""
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        await session.execute(text("PRAGMA optimize"))
 
 
 def create_sessionmaker(engine: AsyncEngine) -> Sessions:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.budget import SendBudget
 from bot.logs import pseudonym
 from dialogs.course import open_module
 from dialogs.delivery import outbox
@@ -150,6 +150,7 @@ class Dispatcher:
         config: DeliveryConfig,
         *,
         worker: str | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
         self.sessions = sessions
         self.sender = sender
@@ -159,8 +160,9 @@ class Dispatcher:
         self.worker = worker or worker_name()
         self.hold_until: datetime | None = None
         rate = config.send_rate_per_second
-        # Burst of one second's worth: smooth, and never above the share we promised.
-        self._pacer = AsyncLimiter(rate, 1.0) if rate else None
+        # Paced by the bot's one budget, after the replies (bot/budget.py); a dispatcher on
+        # its own (a test's worker) gets a budget of its own at the configured rate.
+        self._pacer = (budget or SendBudget(rate, reserve=0)) if rate else None
 
     async def run_batch(self) -> DispatchReport:
         """Claim, send and record one batch of due rows."""
@@ -318,7 +320,7 @@ class Dispatcher:
                     continue
                 async with slots:
                     if self._pacer is not None:
-                        await self._pacer.acquire()
+                        await self._pacer.spare()
                     if flood.is_set():
                         results[item.row_id] = NotAttempted()
                         continue
@@ -346,11 +348,12 @@ class Dispatcher:
             self.hold_until = now + timedelta(seconds=max(waits))
             log.warning("outbox flood control: holding %.0fs", max(waits))
         unreachable_people: set[int] = set()
+        delivered: list[tuple[int, int | None]] = []
         for item in batch.outgoing:
             result = results.get(item.row_id, NotAttempted())
             match result:
                 case Delivered(message_id):
-                    await outbox.record_sent(session, item.row_id, now=now, message_id=message_id)
+                    delivered.append((item.row_id, message_id))
                     if item.opens_module is not None:
                         await open_module(session, *item.opens_module, now)
                     report.sent += 1
@@ -401,6 +404,8 @@ class Dispatcher:
                     report.failed += 1
                     log.error("outbox row=%s kind=%s rejected by Telegram: %s", item.row_id,
                               item.kind, reason)
+        # What went out, the bulk of a batch, is recorded in one statement.
+        await outbox.record_sent_many(session, delivered, now=now)
         if report.claimed:
             log.info("outbox batch claimed=%d sent=%d retried=%d deferred=%d expired=%d "
                      "cancelled=%d failed=%d", report.claimed, report.sent, report.retried,

@@ -8,24 +8,30 @@ rows a crashed worker left claimed, once their lease runs out).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.budget import SendBudget
 from bot.delivery.dispatcher import Dispatcher, DispatchReport, Sender
 from dialogs.delivery.config import DeliveryConfig
-from dialogs.delivery.planner import PlanReport, replan_team, teams_to_plan
+from dialogs.delivery.planner import PlanReport, replan_members, stale_plans
 from dialogs.outbox_render import Renderer
 from locales.i18n import Catalogs
+from storage.bulk import chunked
 from storage.clock import Clock
+from storage.engine import optimize
 from storage.retry import retrying
 
 log = logging.getLogger(__name__)
 
 DISPATCH_JOB = "outbox-dispatch"
 PLAN_JOB = "outbox-plan"
+# Memberships replanned in one transaction by the safety net.
+PLAN_CHUNK = 200
 
 
 @dataclass
@@ -47,10 +53,11 @@ class DeliveryService:
         default_locale: str,
         config: DeliveryConfig | None = None,
         worker: str | None = None,
+        budget: SendBudget | None = None,
     ) -> DeliveryService:
         config = config or DeliveryConfig()
         dispatcher = Dispatcher(sessions, sender, Renderer(catalogs, default_locale), clock,
-                                config, worker=worker)
+                                config, worker=worker, budget=budget)
         return cls(sessions, clock, dispatcher, config)
 
     async def run_once(self) -> DispatchReport:
@@ -58,19 +65,24 @@ class DeliveryService:
         return await self.dispatcher.run_until_idle()
 
     async def plan_all(self) -> PlanReport:
-        """Replan every team that may still get messages; one transaction per team."""
+        """The safety net: replan the memberships whose facts changed since they were planned
+        (none, usually: then this is one read). A few hundred memberships per transaction,
+        so a release that changes every plan does not hold the SQLite writer for long."""
         now = self.clock.now()
         async with self.sessions() as session:
-            team_ids = await teams_to_plan(session, now, self.config)
+            stale = await stale_plans(session, now, self.config)
         report = PlanReport()
-        for team_id in team_ids:
-            report += await retrying(lambda team_id=team_id: self._replan(team_id, now),
-                                     what="outbox plan")
+        for team in stale:
+            for ids in chunked(team.membership_ids, PLAN_CHUNK):
+                report += await retrying(
+                    lambda team_id=team.team_id, ids=ids: self._replan(team_id, ids, now),
+                    what="outbox plan")
         return report
 
-    async def _replan(self, team_id: int, now: datetime) -> PlanReport:
+    async def _replan(self, team_id: int, membership_ids: Sequence[int],
+                      now: datetime) -> PlanReport:
         async with self.sessions.begin() as session:
-            return await replan_team(session, team_id, now, self.config)
+            return await replan_members(session, team_id, membership_ids, now, self.config)
 
     async def _dispatch_job(self) -> None:
         try:
@@ -83,6 +95,8 @@ class DeliveryService:
             report = await self.plan_all()
             log.info("outbox planned added=%d moved=%d cancelled=%d",
                      report.added, report.moved, report.cancelled)
+            async with self.sessions.begin() as session:
+                await optimize(session)
         except Exception:
             log.exception("outbox planning failed")
 

@@ -10,9 +10,10 @@ from datetime import time, timedelta
 class DeliveryConfig:
     # -- dispatching -----------------------------------------------------------------------
     batch_size: int = 50
-    # The outbox's share of Telegram's ~30 messages/s; the rest is kept for replies.
-    # None sends unpaced (tests against the local Bot API with its limits off).
-    send_rate_per_second: float | None = 20.0
+    # Telegram's ~30 messages/s for the bot, shared by replies and the outbox: the outbox
+    # sends with what replies leave (bot/budget.py). None sends the outbox unpaced (tests
+    # against the local Bot API with its limits off).
+    send_rate_per_second: float | None = 30.0
     concurrency: int = 8
     # A claim older than this is treated as abandoned by a crashed worker and claimed again.
     lease: timedelta = timedelta(minutes=2)

@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialogs.delivery import keys, outbox
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import Kind, policy
-from dialogs.delivery.planner import PlanReport, replan_person, replan_team
+from dialogs.delivery.planner import (
+    PlanReport,
+    TeamFacts,
+    load_teams,
+    replan_membership,
+    replan_person,
+    replan_team,
+    replan_webinars,
+)
 from dialogs.delivery.timeplan import quiet_until
 from storage.models import (
     Membership,
@@ -54,6 +62,7 @@ async def move_webinar(
     webinar = await session.get(WebinarSession, webinar_id)
     if webinar is None:
         raise LookupError(f"no webinar {webinar_id}")
+    before = await _team_facts(session, webinar.team_id)
     if webinar.starts_at != new_start:
         webinar.moved_from = webinar.moved_from or webinar.starts_at
         webinar.starts_at = new_start
@@ -61,7 +70,7 @@ async def move_webinar(
         webinar.updated_at = now
         webinar.calendar_sequence += 1
         await session.flush()
-    return await webinar_changed(session, webinar_id, now, config)
+    return await webinar_changed(session, webinar_id, now, config, before=before)
 
 
 async def cancel_webinar(
@@ -70,24 +79,32 @@ async def cancel_webinar(
     webinar = await session.get(WebinarSession, webinar_id)
     if webinar is None:
         raise LookupError(f"no webinar {webinar_id}")
+    before = await _team_facts(session, webinar.team_id)
     if webinar.status != SessionStatus.CANCELLED:
         webinar.status = SessionStatus.CANCELLED
         webinar.updated_at = now
         webinar.calendar_sequence += 1
         await session.flush()
-    return await webinar_changed(session, webinar_id, now, config)
+    return await webinar_changed(session, webinar_id, now, config, before=before)
+
+
+async def _team_facts(session: AsyncSession, team_id: int) -> TeamFacts | None:
+    return (await load_teams(session, [team_id])).get(team_id)
 
 
 async def webinar_changed(
-    session: AsyncSession, webinar_id: int, now: datetime, config: DeliveryConfig | None = None
+    session: AsyncSession, webinar_id: int, now: datetime, config: DeliveryConfig | None = None,
+    *, before: TeamFacts | None = None,
 ) -> PlanReport:
-    """Call after a webinar's time or status changed (by any code path): announce and replan."""
+    """Call after a webinar's time or status changed (by any code path): announce and replan.
+    ``before``, the team's facts until the change, lets the replan touch only the rows the
+    change moved; without it the whole team is replanned."""
     webinar = await session.get(WebinarSession, webinar_id)
     if webinar is None:
         return PlanReport()
     cancelled = webinar.status == SessionStatus.CANCELLED
     if webinar.starts_at <= now or (not cancelled and webinar.moved_from is None):
-        return await replan_team(session, webinar.team_id, now, config)
+        return await _replan_after(session, webinar.team_id, before, now, config)
     kind = Kind.WEBINAR_CANCELLED if cancelled else Kind.WEBINAR_MOVED
     change = "cancelled" if cancelled else str(int(webinar.starts_at.timestamp()))
     team = await session.get(Team, webinar.team_id)
@@ -129,17 +146,23 @@ async def webinar_changed(
     report = PlanReport(cancelled=await outbox.cancel_pending(
         session, reason="superseded", ids=stale) if stale else 0)
     report += PlanReport(added=await outbox.add_rows(session, rows, now))
-    return report + await replan_team(session, webinar.team_id, now, config)
+    return report + await _replan_after(session, webinar.team_id, before, now, config)
+
+
+async def _replan_after(
+    session: AsyncSession, team_id: int, before: TeamFacts | None, now: datetime,
+    config: DeliveryConfig | None,
+) -> PlanReport:
+    if before is None:
+        return await replan_team(session, team_id, now, config)
+    return await replan_webinars(session, before, now, config)
 
 
 async def membership_changed(
     session: AsyncSession, membership_id: int, now: datetime, config: DeliveryConfig | None = None
 ) -> PlanReport:
-    """Call after someone joined, left or rejoined a team."""
-    membership = await session.get(Membership, membership_id)
-    if membership is None:
-        return PlanReport()
-    return await replan_team(session, membership.team_id, now, config)
+    """Call after someone joined, left or rejoined a team: plans that membership alone."""
+    return await replan_membership(session, membership_id, now, config)
 
 
 async def person_returned(

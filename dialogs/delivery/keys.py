@@ -28,6 +28,14 @@ def member_prefix(membership_id: int) -> str:
     return f"m{membership_id}:"
 
 
+def member_of(key: str) -> int | None:
+    """The membership a :func:`member` key belongs to (None for other keys)."""
+    head, sep, _ = key.partition(":")
+    if not sep or not head.startswith("m") or not head[1:].isdecimal():
+        return None
+    return int(head[1:])
+
+
 def checkin_prompt(membership_id: int, module_no: int) -> str:
     """The check-in after webinar ``module_no`` (its reminder asks only once this went out)."""
     return member(membership_id, Kind.CHECKIN, module_no)

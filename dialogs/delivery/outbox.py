@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from storage import bulk
 from storage.models import OutboxMessage, OutboxStatus, Person
 
 # Telegram's error description is all we keep; cap it so nothing else can ride along.
@@ -58,17 +58,38 @@ def clip_error(text: str) -> str:
 async def add_rows(session: AsyncSession, rows: Sequence[NewRow], now: datetime) -> int:
     """Insert rows, skipping dedup keys that exist (also those another worker adds right now).
     Returns how many were new."""
-    if not rows:
+    return await bulk.insert_ignoring(
+        session, Outbox, [r.values() | {"created_at": now} for r in rows], ["dedup_key"])
+
+
+@dataclass(frozen=True)
+class Move:
+    """A pending row's new timing (the planner moves rows whose plan changed)."""
+
+    row_id: int
+    due_at: datetime
+    expires_at: datetime | None
+    payload: dict[str, Any]
+
+
+async def move_pending(session: AsyncSession, moves: Sequence[Move]) -> int:
+    """Give pending rows their new timing, in one executemany; a row claimed or sent in the
+    meantime keeps its own. Returns how many moved (as many as asked where the driver does
+    not count an executemany's rows)."""
+    if not moves:
         return 0
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    added = 0
-    for start in range(0, len(rows), 500):
-        chunk = [r.values() | {"created_at": now} for r in rows[start : start + 500]]
-        stmt = insert(Outbox).values(chunk).on_conflict_do_nothing(index_elements=["dedup_key"])
-        result = await session.execute(stmt)
-        added += max(0, result.rowcount or 0)  # type: ignore[attr-defined]
-    return added
+    table = Outbox.__table__
+    result = await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.status == OutboxStatus.PENDING)
+        .values(due_at=bindparam("new_due_at"), expires_at=bindparam("new_expires_at"),
+                payload=bindparam("new_payload")),
+        [{"row_id": m.row_id, "new_due_at": m.due_at, "new_expires_at": m.expires_at,
+          "new_payload": m.payload} for m in moves],
+    )
+    if not bulk.multi_rowcount(session):
+        return len(moves)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -132,6 +153,22 @@ async def record_sent(
         .values(status=OutboxStatus.SENT, sent_at=now, telegram_message_id=message_id,
                 claimed_until=None, attempts=Outbox.attempts + 1, last_error=None)
         .execution_options(synchronize_session=False)
+    )
+
+
+async def record_sent_many(
+    session: AsyncSession, sent: Sequence[tuple[int, int | None]], *, now: datetime
+) -> None:
+    """:func:`record_sent` for a whole batch, ``(row id, Telegram message id)`` each, in one
+    executemany."""
+    if not sent:
+        return
+    table = Outbox.__table__
+    await session.execute(
+        update(table).where(table.c.id == bindparam("row_id"))
+        .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None, last_error=None,
+                telegram_message_id=bindparam("message_id"), attempts=table.c.attempts + 1),
+        [{"row_id": row_id, "message_id": message_id} for row_id, message_id in sent],
     )
 
 
@@ -237,17 +274,20 @@ async def paced_sent_since(
     ids = list(set(person_ids))
     if not ids:
         return {}
+    # Kinds are sorted out here, not in SQL: with a kind filter SQLite may take the (kind,
+    # status) index and read every sent row of those kinds instead of these people's.
+    wanted = set(kinds)
     rows = await session.execute(
-        select(Outbox.person_id, Outbox.sent_at, Outbox.payload).where(
+        select(Outbox.person_id, Outbox.sent_at, Outbox.kind, Outbox.payload).where(
             Outbox.person_id.in_(ids),
             Outbox.status == OutboxStatus.SENT,
-            Outbox.kind.in_(list(kinds)),
             Outbox.sent_at >= since,
         )
     )
     sent: dict[int, list[datetime]] = {}
-    for person_id, sent_at, payload in rows:
-        if not (payload or {}).get("on_join"):  # the welcome on joining is not unsolicited
+    for person_id, sent_at, kind, payload in rows:
+        # The welcome on joining is not unsolicited.
+        if kind in wanted and not (payload or {}).get("on_join"):
             sent.setdefault(person_id, []).append(sent_at)
     return sent
 

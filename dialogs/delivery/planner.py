@@ -1,30 +1,48 @@
 """The planner: derive the outbox rows a participant should get from the database.
 
 Planning is a pure function of facts (``plan_member``) plus a reconcile step that makes the
-outbox match it (``replan_team``): missing rows are added, pending rows whose timing changed
-are moved, pending rows no longer in the plan are cancelled, and rows already sent, expired or
-failed are never touched. Running it twice changes nothing, so it runs on every relevant event
-and periodically as a safety net.
+outbox match it: missing rows are added, pending rows whose timing changed are moved, pending
+rows no longer in the plan are cancelled, and rows already sent, expired or failed are never
+touched. Running it twice changes nothing.
+
+The work is proportional to what changed, not to the number of people:
+
+* an event plans what it touches — a join or a departure that membership
+  (``replan_membership``), a moved or cancelled webinar only the rows whose plan it changed
+  (``replan_webinars``);
+* every planned membership remembers a digest of the facts its rows were made from
+  (``MemberPlan``: team, webinars, membership, the planner's own code), and the periodic safety
+  net (``stale_plans``) replans only memberships whose facts no longer match — nothing at all
+  when nothing changed;
+* rows are read as plain tuples and written with executemany, one statement per kind of
+  change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import hashlib
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs import course
 from dialogs.course import module_opens_at
-from dialogs.delivery import keys, outbox
+from dialogs.delivery import keys, outbox, timeplan
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import INSTRUCTOR_KINDS, PLANNED_KINDS, Kind, policy
 from dialogs.delivery.timeplan import at_local, before, days_later, local_date
 from dialogs.occasion import Occasion
+from storage.bulk import chunked, upsert
 from storage.models import (
+    MemberPlan,
     Membership,
     MembershipStatus,
     OutboxMessage,
@@ -233,93 +251,286 @@ def _plan_stamp(wanted: Wanted) -> str:
     return f"{wanted.due.isoformat()}|{wanted.expires.isoformat() if wanted.expires else ''}"
 
 
-def _webinar_facts(sessions: Sequence[WebinarSession]) -> tuple[WebinarFacts, ...]:
-    return tuple(
-        WebinarFacts(s.id, s.module_no, s.starts_at, s.duration_minutes,
-                     s.status == SessionStatus.CANCELLED)
-        for s in sorted(sessions, key=lambda s: s.module_no)
+# -- the facts, loaded in bulk ----------------------------------------------------------------
+@dataclass(frozen=True)
+class TeamFacts:
+    """What every participant's plan in one team is made of, besides their own membership."""
+
+    team_id: int
+    tz: ZoneInfo
+    reminder_offsets: tuple[int, ...]
+    webinars: tuple[WebinarFacts, ...]
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A participant's membership as the planner sees it, and the digest it was last planned
+    from (None: never planned)."""
+
+    membership_id: int
+    team_id: int
+    person_id: int
+    chat_id: int
+    joined_at: datetime
+    # Active and reachable: gets planned rows. Otherwise their pending rows are cancelled.
+    planned: bool
+    digest: str | None
+    role: Role = Role.PARTICIPANT  # an instructor gets INSTRUCTOR_KINDS, a participant the rest
+
+    def facts(self, team: TeamFacts) -> MemberFacts:
+        return MemberFacts(self.membership_id, self.person_id, self.chat_id, self.joined_at,
+                           team.tz, team.reminder_offsets, team.webinars, self.role)
+
+
+class _Existing(NamedTuple):
+    id: int
+    status: str
+    plan: str | None
+
+
+async def load_teams(session: AsyncSession, team_ids: Iterable[int]) -> dict[int, TeamFacts]:
+    """The facts of these teams, in two queries."""
+    ids = sorted(set(team_ids))
+    webinars: dict[int, list[WebinarFacts]] = {}
+    zones: dict[int, tuple[str, tuple[int, ...]]] = {}
+    for chunk in chunked(ids):
+        for team_id, zone, offsets in await session.execute(
+                select(Team.id, Team.timezone, Team.reminder_offsets_minutes)
+                .where(Team.id.in_(chunk))):
+            zones[team_id] = (zone, tuple(int(o) for o in (offsets or [])))
+        for w in await session.execute(
+                select(WebinarSession.team_id, WebinarSession.id, WebinarSession.module_no,
+                       WebinarSession.starts_at, WebinarSession.duration_minutes,
+                       WebinarSession.status)
+                .where(WebinarSession.team_id.in_(chunk))
+                .order_by(WebinarSession.team_id, WebinarSession.module_no)):
+            webinars.setdefault(w.team_id, []).append(WebinarFacts(
+                w.id, w.module_no, w.starts_at, w.duration_minutes,
+                w.status == SessionStatus.CANCELLED))
+    return {team_id: TeamFacts(team_id, ZoneInfo(zone), offsets,
+                               tuple(webinars.get(team_id, ())))
+            for team_id, (zone, offsets) in zones.items()}
+
+
+async def load_enrolments(
+    session: AsyncSession, *criteria: ColumnElement[bool]
+) -> list[Enrolment]:
+    """Participants' and instructors' memberships matching ``criteria``, in one query."""
+    rows = await session.execute(
+        select(Membership.id, Membership.team_id, Membership.person_id, Person.chat_id,
+               Membership.joined_at, Membership.status, Person.unreachable_at,
+               MemberPlan.digest, Membership.role)
+        .join(Person, Person.id == Membership.person_id)
+        .outerjoin(MemberPlan, MemberPlan.membership_id == Membership.id)
+        .where(*criteria)  # every role: instructors get INSTRUCTOR_KINDS
+        .order_by(Membership.id)
     )
+    return [Enrolment(r.id, r.team_id, r.person_id, r.chat_id, r.joined_at,
+                      r.status == MembershipStatus.ACTIVE and r.unreachable_at is None, r.digest,
+                      Role(r.role))
+            for r in rows]
 
 
+# -- what a plan is made of ------------------------------------------------------------------
+@cache
+def _code() -> bytes:
+    """The planner's own code: a new or changed rule is a changed plan, so after a release the
+    safety net replans everybody once (in the background) and then nothing until facts move."""
+    parts = []
+    for source in (sys.modules[__name__], timeplan, keys, course.module_opens_at):
+        try:
+            parts.append(inspect.getsource(source))
+        except (OSError, TypeError):  # no source shipped: only the rules' names are known
+            parts.append(",".join(sorted(RULES)))
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).digest()
+
+
+def _team_key(team: TeamFacts, config: DeliveryConfig) -> bytes:
+    webinars = ";".join(f"{w.id},{w.module_no},{w.starts_at.isoformat()},"
+                        f"{w.duration_minutes},{w.cancelled}" for w in team.webinars)
+    return _code() + f"|{config!r}|{team.tz.key}|{team.reminder_offsets}|{webinars}".encode()
+
+
+def plan_digest(team: TeamFacts, member: Enrolment, config: DeliveryConfig,
+                team_key: bytes | None = None) -> str:
+    """Everything a membership's planned rows depend on, in 32 hex digits."""
+    digest = hashlib.blake2b(team_key or _team_key(team, config), digest_size=16)
+    digest.update(f"|{member.membership_id},{member.person_id},{member.chat_id},"
+                  f"{member.joined_at.isoformat()},{member.planned},{member.role}".encode())
+    return digest.hexdigest()
+
+
+def _desired(team: TeamFacts, members: Iterable[Enrolment],
+             config: DeliveryConfig) -> dict[str, outbox.NewRow]:
+    return {row.dedup_key: row
+            for member in members if member.planned
+            for row in plan_member(member.facts(team), config)}
+
+
+# -- making the outbox match -----------------------------------------------------------------
 async def replan_team(
     session: AsyncSession, team_id: int, now: datetime, config: DeliveryConfig | None = None
 ) -> PlanReport:
-    """Make the team's planned outbox rows match the schedule and the memberships."""
-    config = config or DeliveryConfig()
-    team = await session.get(Team, team_id)
-    if team is None:
-        return PlanReport()
-    webinars = _webinar_facts(list(await session.scalars(
-        select(WebinarSession).where(WebinarSession.team_id == team_id))))
-    members = list(await session.execute(
-        select(Membership, Person)
-        .join(Person, Person.id == Membership.person_id)
-        .where(Membership.team_id == team_id)  # participants, and instructors (INSTRUCTOR_KINDS)
-    ))
-    tz = ZoneInfo(team.timezone)
-    offsets = tuple(int(o) for o in (team.reminder_offsets_minutes or []))
-    desired: dict[str, outbox.NewRow] = {}
-    for membership, person in members:
-        if membership.status != MembershipStatus.ACTIVE or person.unreachable_at is not None:
-            continue
-        facts = MemberFacts(membership.id, person.id, person.chat_id, membership.joined_at, tz,
-                            offsets, webinars, membership.role)
-        for row in plan_member(facts, config):
-            desired[row.dedup_key] = row
-    prefixes = tuple(keys.member_prefix(membership.id) for membership, _ in members)
-    existing = [
-        row for row in await session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.person_id.in_({p.id for _, p in members}),
-                OutboxMessage.kind.in_(PLANNED_KINDS),
-            )
-        )
-        if row.dedup_key.startswith(prefixes)
-    ] if members else []
-    return await _reconcile(session, desired, existing, now)
+    """Make every member's planned rows in the team match the facts."""
+    return await _replan(session, team_id, (), now, config)
 
 
-async def _reconcile(
-    session: AsyncSession,
-    desired: dict[str, outbox.NewRow],
-    existing: Sequence[OutboxMessage],
-    now: datetime,
+async def replan_membership(
+    session: AsyncSession, membership_id: int, now: datetime,
+    config: DeliveryConfig | None = None,
 ) -> PlanReport:
-    known = {row.dedup_key: row for row in existing}
-    moved = 0
-    for key, row in known.items():
-        want = desired.get(key)
-        if want is None or row.status != OutboxStatus.PENDING:
-            continue
-        # Compare the plan, not due_at: the dispatcher may have deferred the row (quiet hours,
-        # pacing), and a replan must not undo that.
-        if (row.payload or {}).get("plan") != want.payload["plan"]:
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.status == OutboxStatus.PENDING)
-                .values(due_at=want.due_at, expires_at=want.expires_at, payload=want.payload)
-                .execution_options(synchronize_session=False)
-            )
-            moved += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    stale = [row.id for key, row in known.items()
-             if key not in desired and row.status == OutboxStatus.PENDING]
-    cancelled = await outbox.cancel_pending(session, reason="replanned", ids=stale) if stale else 0
-    new = [row for key, row in desired.items()
-           if key not in known and (row.expires_at is None or row.expires_at > now)]
-    added = await outbox.add_rows(session, new, now)
-    return PlanReport(added, moved, cancelled)
+    """One participant's rows, after they joined, left or came back: the work is theirs
+    alone, however large the team."""
+    team_id = await session.scalar(select(Membership.team_id).where(
+        Membership.id == membership_id))
+    if team_id is None:
+        return PlanReport()
+    return await _replan(session, team_id, (membership_id,), now, config)
+
+
+async def replan_members(
+    session: AsyncSession, team_id: int, membership_ids: Sequence[int], now: datetime,
+    config: DeliveryConfig | None = None,
+) -> PlanReport:
+    """Some participants of one team (the safety net's stale ones)."""
+    if not membership_ids:
+        return PlanReport()
+    return await _replan(session, team_id, membership_ids, now, config)
 
 
 async def replan_person(
     session: AsyncSession, person_id: int, now: datetime, config: DeliveryConfig | None = None
 ) -> PlanReport:
-    """After a person joins, leaves, returns or changes: replan every team they are in."""
-    team_ids = set(await session.scalars(
-        select(Membership.team_id).where(Membership.person_id == person_id)))
+    """After a person changed (came back, for instance): each of their memberships."""
     report = PlanReport()
-    for team_id in sorted(team_ids):
-        report += await replan_team(session, team_id, now, config)
+    for membership_id in await session.scalars(
+            select(Membership.id).where(Membership.person_id == person_id)
+            .order_by(Membership.id)):
+        report += await replan_membership(session, membership_id, now, config)
     return report
+
+
+async def replan_webinars(
+    session: AsyncSession, before: TeamFacts, now: datetime,
+    config: DeliveryConfig | None = None,
+) -> PlanReport:
+    """After a team's webinars changed (``before``: their facts until then): only the rows
+    whose plan changed — a moved webinar's reminders, nudge and check-ins, the openings and
+    check-ins on either side of it — are read and written.
+
+    The difference is taken between the plans of the old and the new facts, so it holds only
+    if the rows matched the old facts: a membership whose digest says otherwise (never planned,
+    or planned from other facts) is replanned whole instead."""
+    config = config or DeliveryConfig()
+    after = (await load_teams(session, [before.team_id])).get(before.team_id)
+    if after is None:
+        return PlanReport()
+    members = await load_enrolments(session, Membership.team_id == before.team_id)
+    old_key = _team_key(before, config)
+    in_sync = [m for m in members if m.digest == plan_digest(before, m, config, old_key)]
+    drifted = [m.membership_id for m in members if m not in in_sync]
+    old = _desired(before, in_sync, config)
+    new = _desired(after, in_sync, config)
+    changed = [key for key in old.keys() | new.keys() if old.get(key) != new.get(key)]
+    existing = await _existing_keys(session, changed)
+    report = await _reconcile(session, {k: new[k] for k in changed if k in new}, existing, now)
+    await _remember(session, after, in_sync, config, now)
+    if drifted:
+        report += await _replan(session, before.team_id, drifted, now, config)
+    return report
+
+
+async def _replan(
+    session: AsyncSession, team_id: int, membership_ids: Sequence[int], now: datetime,
+    config: DeliveryConfig | None,
+) -> PlanReport:
+    """Reconcile the team's participants (``membership_ids``, or all when empty)."""
+    config = config or DeliveryConfig()
+    team = (await load_teams(session, [team_id])).get(team_id)
+    if team is None:
+        return PlanReport()
+    report = PlanReport()
+    chosen = [Membership.id.in_(membership_ids)] if membership_ids else []
+    members = await load_enrolments(session, Membership.team_id == team_id, *chosen)
+    existing = await _existing_rows(session, members)
+    report += await _reconcile(session, _desired(team, members, config), existing, now)
+    await _remember(session, team, members, config, now)
+    return report
+
+
+async def _existing_rows(
+    session: AsyncSession, members: Sequence[Enrolment]
+) -> dict[str, _Existing]:
+    """The planned rows these memberships have, as (id, status, plan stamp)."""
+    memberships = {m.membership_id for m in members}
+    found: dict[str, _Existing] = {}
+    for chunk in chunked(sorted({m.person_id for m in members})):
+        # By person alone, kinds sorted out here: a filter on kind could lead the database
+        # to the (kind, status) index and a scan of every planned row.
+        for row_id, key, kind, status, plan in await session.execute(
+                select(OutboxMessage.id, OutboxMessage.dedup_key, OutboxMessage.kind,
+                       OutboxMessage.status, OutboxMessage.payload["plan"].as_string())
+                .where(OutboxMessage.person_id.in_(chunk))):
+            if kind in PLANNED_KINDS and keys.member_of(key) in memberships:
+                found[key] = _Existing(row_id, status, plan)
+    return found
+
+
+async def _existing_keys(session: AsyncSession, wanted: Sequence[str]) -> dict[str, _Existing]:
+    found: dict[str, _Existing] = {}
+    for chunk in chunked(sorted(wanted)):
+        for row_id, key, status, plan in await session.execute(
+                select(OutboxMessage.id, OutboxMessage.dedup_key, OutboxMessage.status,
+                       OutboxMessage.payload["plan"].as_string())
+                .where(OutboxMessage.dedup_key.in_(chunk))):
+            found[key] = _Existing(row_id, status, plan)
+    return found
+
+
+async def _reconcile(
+    session: AsyncSession,
+    desired: dict[str, outbox.NewRow],
+    existing: dict[str, _Existing],
+    now: datetime,
+) -> PlanReport:
+    # Compare the plan, not due_at: the dispatcher may have deferred the row (quiet hours,
+    # pacing), and a replan must not undo that.
+    moves = [
+        outbox.Move(row.id, want.due_at, want.expires_at, want.payload)
+        for key, row in existing.items()
+        if row.status == OutboxStatus.PENDING and (want := desired.get(key)) is not None
+        and row.plan != want.payload["plan"]
+    ]
+    moved = await outbox.move_pending(session, moves)
+    stale = [row.id for key, row in existing.items()
+             if key not in desired and row.status == OutboxStatus.PENDING]
+    cancelled = await outbox.cancel_pending(session, reason="replanned", ids=stale) if stale else 0
+    new = [row for key, row in desired.items()
+           if key not in existing and (row.expires_at is None or row.expires_at > now)]
+    added = await outbox.add_rows(session, new, now)
+    return PlanReport(added, moved, cancelled)
+
+
+async def _remember(
+    session: AsyncSession, team: TeamFacts, members: Sequence[Enrolment],
+    config: DeliveryConfig, now: datetime,
+) -> None:
+    """Record what each membership was planned from (one statement)."""
+    team_key = _team_key(team, config)
+    await upsert(session, MemberPlan, [
+        {"membership_id": m.membership_id, "digest": plan_digest(team, m, config, team_key),
+         "planned_at": now}
+        for m in members
+    ], index_elements=["membership_id"], update=["digest", "planned_at"])
+
+
+# -- the safety net --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stale:
+    """Memberships of one team whose rows were planned from other facts than today's."""
+
+    team_id: int
+    membership_ids: tuple[int, ...]
 
 
 async def teams_to_plan(session: AsyncSession, now: datetime, config: DeliveryConfig) -> list[int]:
@@ -327,3 +538,20 @@ async def teams_to_plan(session: AsyncSession, now: datetime, config: DeliveryCo
     horizon = now - config.followup_after - config.evaluation_open_for - timedelta(days=7)
     return sorted(set(await session.scalars(
         select(WebinarSession.team_id).where(WebinarSession.starts_at >= horizon))))
+
+
+async def stale_plans(
+    session: AsyncSession, now: datetime, config: DeliveryConfig
+) -> list[Stale]:
+    """Which memberships need planning: a read of the facts and the digests, no planning."""
+    team_ids = await teams_to_plan(session, now, config)
+    teams = await load_teams(session, team_ids)
+    team_keys = {team_id: _team_key(team, config) for team_id, team in teams.items()}
+    stale: dict[int, list[int]] = {}
+    for chunk in chunked(team_ids):
+        for member in await load_enrolments(session, Membership.team_id.in_(chunk)):
+            team = teams[member.team_id]
+            if member.digest != plan_digest(team, member, config, team_keys[member.team_id]):
+                stale.setdefault(member.team_id, []).append(member.membership_id)
+    return [Stale(team_id, tuple(ids)) for team_id, ids in sorted(stale.items())]
+

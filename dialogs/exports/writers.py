@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import xlsxwriter
-
 from dialogs.exports.datasets import Column, Row, Value
 
 CSV_ENCODING = "utf-8-sig"
@@ -119,6 +117,8 @@ def write_workbook(path: Path, tables: Iterable[tuple[str, Sequence[Column], Pat
     are listed on a notes sheet)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)  # created private; XlsxWriter writes into it
+    import xlsxwriter  # here, not at the top: only exports need it, the bot starts without
+
     book = xlsxwriter.Workbook(str(path), {
         "constant_memory": True, "tmpdir": str(tmpdir or path.parent),
         # Text stays text: no formulas, URLs or numbers made from participants' words.

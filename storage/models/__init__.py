@@ -16,7 +16,7 @@ from storage.models.course import (
     ModuleProgress,
     QuestionnaireResponse,
 )
-from storage.models.delivery import DialogState, OutboxMessage
+from storage.models.delivery import DialogState, MemberPlan, OutboxMessage
 from storage.models.enums import (
     BroadcastStatus,
     Country,
@@ -59,6 +59,7 @@ __all__ = [
     "InviteAttempt",
     "InviteRole",
     "Language",
+    "MemberPlan",
     "Membership",
     "MembershipStatus",
     "ModuleProgress",

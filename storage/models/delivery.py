@@ -28,12 +28,18 @@ class OutboxMessage(Base):
     than sent late."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        # What the dispatcher claims: due pending rows, and claims whose lease ran out.
+        Index("ix_outbox_status_due_at", "status", "due_at"),
+        # A person's rows (the planner, erasure) and what they were sent lately (the weekly
+        # cap reads only their own sent rows, not every sent row).
+        Index("ix_outbox_person_status_sent_at", "person_id", "status", "sent_at"),
+        # Pending announcements of moved and cancelled webinars (few among many pending rows).
+        Index("ix_outbox_kind_status", "kind", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int | None] = mapped_column(
-        ForeignKey("persons.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     chat_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -56,6 +62,20 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberPlan(Base):
+    """What a participant's planned outbox rows were last made from: a digest of the facts
+    (team, webinars, membership, the planner's code). The periodic safety net replans only
+    memberships whose facts no longer match it (dialogs/delivery/planner.py)."""
+
+    __tablename__ = "member_plans"
+
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(32))
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DialogState(Base):

@@ -25,6 +25,7 @@ from storage.models import (
     DialogState,
     HelpfulTool,
     InviteAttempt,
+    MemberPlan,
     Membership,
     ModuleProgress,
     OutboxMessage,
@@ -51,6 +52,7 @@ PERSON_OWNED = [
     ActionPlan,
     Attendance,
     HelpfulTool,
+    MemberPlan,
 ]
 
 
@@ -86,6 +88,7 @@ async def _give_everything(session: AsyncSession, person: Person, team: Team, ta
             Attendance(session_id=team.sessions[0].id, membership_id=membership.id, attended=True,
                        marked_at=NOW),
             HelpfulTool(membership_id=membership.id, module_no=1, marked_at=NOW),
+            MemberPlan(membership_id=membership.id, digest="0" * 32, planned_at=NOW),
         ]
     )
     await session.flush()

@@ -4,7 +4,7 @@
 more with every move or cancellation); ``helpful_tools`` holds the module tools a participant
 marked as helping them, for their own summary.
 
-Revision ID: 0002_features
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-24
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0002_features'
+revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

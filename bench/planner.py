@@ -1,0 +1,284 @@
+"""Planning at scale, start-up and idle memory: mestring with 10,000 participants.
+
+A SQLite file gets ``--participants`` people in ``--teams`` teams, the first of them a team of
+``--big-team``, with a course under way (joined yesterday, the first webinar in nine days) and
+``--history`` sent messages each from earlier courses. Then, each figure against its floor:
+
+* the first plan of every team (production planner), and inserting the same rows again into an
+  empty outbox — ``outbox.add_rows`` against plain ``sqlite3`` ``executemany``;
+* the periodic safety net when nothing changed (``DeliveryService.plan_all``);
+* one person joining the big team: the join's transaction, planning included;
+* a webinar moved in a team: its transaction (announcement and replan);
+* the weekly-cap query for a dispatcher batch of 50 people;
+* `mestring run` against that database and bench/bare_bot.py (a bare PTB bot): from starting the
+  process to its first ``getUpdates``, the CPU it uses until it is idle, and its memory then.
+
+    .venv/bin/python bench/planner.py [--participants 10000] [--teams 700] [--big-team 1000]
+
+Prints a table and stops by itself. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func, select
+
+from bench.world import (
+    bare_bot_cmd,
+    cpu_seconds,
+    mestring_cmd,
+    mestring_env,
+    midday_zone,
+    note,
+    plan_and_settle,
+    ratio,
+    rss_mb,
+    seed,
+    spawn,
+    sql_time,
+    stop,
+    table,
+    team_sizes,
+    until_idle,
+)
+from bot.delivery.service import DeliveryService
+from bot.local_api import LocalBotApi
+from dialogs.delivery import events, outbox
+from dialogs.delivery.kinds import PACED_KINDS
+from locales.i18n import Catalogs
+from storage import queries
+from storage.clock import SystemClock
+from storage.engine import create_engine, create_sessionmaker
+from storage.migrate import upgrade_async
+from storage.models import Membership, OutboxMessage, Person, Team, WebinarSession
+
+REPEATS = 5
+
+
+@dataclass
+class Started:
+    first_get_updates: float
+    cpu_until_idle: float
+    rss_mb: float
+
+
+class NoSender:
+    async def send(self, chat_id: int, screen: object) -> object:
+        raise AssertionError("nothing is sent in this benchmark")
+
+
+async def _timed(work: Callable[[], Awaitable[object]], repeats: int = REPEATS) -> float:
+    """Median seconds of ``repeats`` runs."""
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await work()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
+
+
+def _history(path: Path, per_person: int, now: datetime) -> int:
+    """``per_person`` sent paced messages for everybody, spread over the past weeks."""
+    kinds = sorted(PACED_KINDS)
+    with sqlite3.connect(path) as db:
+        people = db.execute("SELECT id, chat_id FROM persons").fetchall()
+        rows = [
+            (pid, chat, kinds[i % len(kinds)], f"history:{pid}:{i}", "{}", when, "sent", 1,
+             when, 0, when)
+            for pid, chat in people for i in range(per_person)
+            for when in [sql_time(now - timedelta(days=3 + 5 * i))]
+        ]
+        db.executemany(
+            "INSERT INTO outbox (person_id, chat_id, kind, dedup_key, payload, due_at, status, "
+            "attempts, sent_at, urgent, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    return len(rows)
+
+
+async def _inserts(rows: list[outbox.NewRow], now: datetime) -> tuple[float, float]:
+    """Seconds to insert ``rows`` into an empty outbox: add_rows, then plain sqlite3."""
+    tmp = Path(tempfile.mkdtemp(prefix="mestring-bench-"))
+    ours_url = f"sqlite:///{tmp / 'ours.sqlite3'}"
+    await upgrade_async(ours_url)
+    # The rows' people are not in this file: foreign keys off, as in plain sqlite3 below.
+    engine = create_engine(ours_url, sqlite_foreign_keys=False)
+    try:
+        started = time.perf_counter()
+        async with create_sessionmaker(engine).begin() as session:
+            await outbox.add_rows(session, rows, now)
+        ours = time.perf_counter() - started
+    finally:
+        await engine.dispose()
+    plain_url = tmp / "plain.sqlite3"
+    await upgrade_async(f"sqlite:///{plain_url}")
+    values = [(r.person_id, r.chat_id, r.kind, r.dedup_key, json.dumps(r.payload),
+               sql_time(r.due_at), sql_time(r.expires_at) if r.expires_at else None,
+               int(r.urgent), "pending", 0, sql_time(now)) for r in rows]
+    db = sqlite3.connect(plain_url)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        started = time.perf_counter()
+        with db:
+            db.executemany(
+                "INSERT INTO outbox (person_id, chat_id, kind, dedup_key, payload, due_at, "
+                "expires_at, urgent, status, attempts, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (dedup_key) DO NOTHING", values)
+        plain = time.perf_counter() - started
+    finally:
+        db.close()
+    return ours, plain
+
+
+async def _start(cmd: list[str], env: dict[str, str] | None, api: LocalBotApi) -> Started:
+    launched = time.monotonic()
+    proc = spawn(cmd, env)
+    try:
+        await api.wait_for_poller(timeout=300)  # its first long poll is waiting
+        first = time.monotonic()
+        await until_idle(proc.pid, quiet=5.0)
+        return Started(first - launched, cpu_seconds(proc.pid), rss_mb(proc.pid))
+    finally:
+        await stop(proc)
+
+
+async def run(participants: int, teams: int, big_team: int, history: int) -> None:
+    clock = SystemClock()
+    now = clock.now()
+    tmp = Path(tempfile.mkdtemp(prefix="mestring-bench-"))
+    path = tmp / "bench.sqlite3"
+    url = f"sqlite:///{path}"
+    tz = midday_zone(now)
+    note("seeding")
+    world = await seed(url, sizes=team_sizes(participants, teams, big_team), now=now,
+                       first_webinar=now + timedelta(days=9), joined_at=now - timedelta(days=1),
+                       tz=tz)
+    note("planned rows and history")
+    planned_rows = await plan_and_settle(url, now)
+    history_rows = _history(path, history, now)
+    engine = create_engine(url)
+    sessions = create_sessionmaker(engine)
+    try:
+        async with sessions() as session:
+            # The big team's planned rows: what one replan of it writes into an empty outbox.
+            planned = [outbox.NewRow(
+                person_id=r.person_id, chat_id=r.chat_id, kind=r.kind, dedup_key=r.dedup_key,
+                due_at=r.due_at, expires_at=r.expires_at, payload=r.payload, urgent=r.urgent)
+                for r in await session.scalars(select(OutboxMessage).join(
+                    Membership, Membership.person_id == OutboxMessage.person_id).where(
+                    Membership.team_id == world.team_ids[0],
+                    ~OutboxMessage.dedup_key.like("history:%")))]
+            total_rows = int(await session.scalar(select(func.count(OutboxMessage.id))) or 0)
+        service = DeliveryService.build(sessions=sessions, catalogs=Catalogs.load(),
+                                        clock=clock, sender=NoSender(), default_locale="da")
+        await service.plan_all()  # anything the first plan left (none expected)
+        note("replan")
+        replan = await _timed(service.plan_all, 3)
+        note("join, move, weekly cap")
+
+        big = world.team_ids[0]
+        joined = iter(range(9_000_000, 9_000_000 + REPEATS))
+
+        async def join() -> None:
+            user = next(joined)
+            async with sessions.begin() as session:
+                person = Person(telegram_user_id=user, chat_id=user, display_name="N",
+                                created_at=clock.now())
+                session.add(person)
+                await session.flush()
+                team = await session.get(Team, big)
+                assert team is not None
+                membership = await queries.add_membership(session, person, team,
+                                                          now=clock.now())
+                await events.membership_changed(session, membership.id, clock.now())
+
+        join_time = await _timed(join)
+
+        small = world.team_ids[-1]
+        moves = iter(range(1, REPEATS + 1))
+
+        async def move() -> None:
+            async with sessions.begin() as session:
+                webinar = await session.scalar(select(WebinarSession).where(
+                    WebinarSession.team_id == small, WebinarSession.module_no == 3))
+                assert webinar is not None
+                await events.move_webinar(session, webinar.id, webinar.starts_at + timedelta(
+                    minutes=15 * next(moves)), clock.now())
+
+        move_time = await _timed(move)
+
+        batch = world.user_ids[5000:5050]
+
+        async def weekly_cap() -> None:
+            async with sessions() as session:
+                ids = list(await session.scalars(select(Person.id).where(
+                    Person.telegram_user_id.in_(batch))))
+                await outbox.paced_sent_since(session, ids, PACED_KINDS,
+                                              clock.now() - timedelta(days=7))
+
+        cap_time = await _timed(weekly_cap)
+    finally:
+        await engine.dispose()
+    note("inserts")
+    ours_insert, plain_insert = await _inserts(planned, now)
+    note("start-up")
+
+    async with LocalBotApi() as api:
+        ours = await _start(mestring_cmd(), mestring_env(api.base_url, api.token, url), api)
+    async with LocalBotApi() as api:
+        bare = await _start(bare_bot_cmd(api.base_url, api.token), None, api)
+
+    print(f"\n{participants} participants in {teams} teams (the first of {big_team}); "
+          f"outbox: {planned_rows:,} planned rows + {history_rows:,} sent before = "
+          f"{total_rows:,}; times are medians of {REPEATS} (replan: 3)\n")
+    print(table([
+        ("replan with nothing changed (safety net)", f"{replan * 1000:.0f} ms", "< 1000 ms",
+         "–"),
+        (f"a join into the team of {big_team}", f"{join_time * 1000:.0f} ms", "< 50 ms", "–"),
+        ("a webinar moved (team of ~14)", f"{move_time * 1000:.0f} ms", "–", "–"),
+        ("weekly-cap query, 50 people", f"{cap_time * 1000:.1f} ms", "–", "–"),
+        (f"insert the big team's {len(planned):,} rows into an empty outbox",
+         f"{ours_insert:.2f} s",
+         f"{plain_insert:.2f} s (sqlite3)", ratio(ours_insert, plain_insert)),
+        ("start to first getUpdates", f"{ours.first_get_updates:.2f} s",
+         f"{bare.first_get_updates:.2f} s", ratio(ours.first_get_updates,
+                                                 bare.first_get_updates)),
+        ("CPU from start until idle", f"{ours.cpu_until_idle:.1f} s",
+         f"{bare.cpu_until_idle:.1f} s", ratio(ours.cpu_until_idle, bare.cpu_until_idle)),
+        ("idle memory (RSS)", f"{ours.rss_mb:.0f} MB", f"{bare.rss_mb:.0f} MB",
+         ratio(ours.rss_mb, bare.rss_mb)),
+    ]))
+    met = {
+        "replan < 1 s": replan < 1.0,
+        "join < 50 ms": join_time < 0.05,
+        "start ≤ 2× bare": ours.first_get_updates <= 2 * bare.first_get_updates,
+        "memory ≤ 2× bare": ours.rss_mb <= 2 * bare.rss_mb,
+    }
+    print("\ntargets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in met.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=10_000)
+    parser.add_argument("--teams", type=int, default=700)
+    parser.add_argument("--big-team", type=int, default=1000)
+    parser.add_argument("--history", type=int, default=39,
+                        help="sent messages per participant from earlier courses")
+    args = parser.parse_args()
+    asyncio.run(run(args.participants, args.teams, args.big_team, args.history))
+
+
+if __name__ == "__main__":
+    main()
