@@ -74,7 +74,8 @@ async def load_actor(update: Update, context: BotContext) -> None:
     if record.unreachable and record.person_id is not None and _writes(update):
         # They blocked the bot once and are writing again: deliver to them again.
         async with services.sessions.begin() as session:
-            await events.person_returned(session, record.person_id, services.clock.now())
+            await events.person_returned(session, record.person_id, services.clock.now(),
+                                        services.delivery)
     locale = negotiate_locale(
         chosen=record.chosen_locale,
         telegram_language_code=user.language_code,

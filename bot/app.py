@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -250,14 +250,18 @@ def build_runtime(
     clock the flood guard and the replies' 429 waits run on (real time unless a sandbox)."""
     timing = timing or Timing()
     engine = create_engine(database_url)
+    delivery_config = replace(
+        delivery_config or DeliveryConfig(),
+        briefing_before=timedelta(minutes=settings.briefing_minutes_before),
+    )
     services = Services(
         settings=settings,
         sessions=create_sessionmaker(engine),
         catalogs=Catalogs.load(),
         clock=clock or SystemClock(),
+        delivery=delivery_config,
     )
     outbox_bot = make_bot(endpoint.token, endpoint.base_url, endpoint.base_file_url)
-    delivery_config = delivery_config or DeliveryConfig()
     # Replies and the outbox share Telegram's rate; the outbox takes what replies leave.
     budget = SendBudget(delivery_config.send_rate_per_second or TELEGRAM_MESSAGES_PER_SECOND)
     delivery = DeliveryService.build(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.settings import Settings
+from dialogs.delivery.config import DeliveryConfig
 from dialogs.questionnaires import Questionnaire, load_questionnaires
 from locales.i18n import Catalogs, Tr, negotiate_locale
 from storage.clock import Clock
@@ -26,6 +27,8 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     catalogs: Catalogs
     clock: Clock
+    # The delivery knobs every planning event uses, so an event plans as the safety net does.
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     # Validated once at start; a broken data file stops the start, not a conversation.
     questionnaires: Mapping[str, Questionnaire] = field(default_factory=load_questionnaires)
 

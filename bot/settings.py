@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     reply_max_wait_seconds: float = Field(default=60.0, ge=0)
     # Staff limits: an instructor's broadcasts to one team per day (on the team's clock).
     broadcasts_per_day: int = Field(default=3, ge=1)
+    # The instructor's briefing goes out this many minutes before each webinar.
+    briefing_minutes_before: int = Field(default=120, ge=0, le=24 * 60)
 
     @field_validator("telegram_api_url")
     @classmethod

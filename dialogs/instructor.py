@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialogs.callbacks import INT, TEXT, Action, callback, one_of
 from dialogs.coordinator import STAFF_NOTICE_VERSION
 from dialogs.delivery import events
+from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import Kind
 from dialogs.instructor_auth import Refusal, RefusalReason, require_instructor
 from dialogs.invites import (
@@ -173,6 +174,7 @@ async def join_as_instructor(
     telegram_language_code: str | None,
     now: datetime,
     throttle_secret: bytes,
+    config: DeliveryConfig | None = None,
 ) -> InstructorJoin:
     """The staff notice accepted: consent, instructor membership, invite used, audit row."""
     redemption = await redeem_invite(
@@ -193,7 +195,7 @@ async def join_as_instructor(
     status = JoinStatus.ALREADY if redemption.refusal == JoinStatus.ALREADY else JoinStatus.JOINED
     if status is JoinStatus.JOINED:
         # The briefings and attendance prompts of the webinars ahead, planned now.
-        await events.membership_changed(session, membership.id, now)
+        await events.membership_changed(session, membership.id, now, config)
     return InstructorJoin(status, team, membership.id, membership.study_id, person.display_name)
 
 
@@ -364,7 +366,7 @@ def check_new_start(new_start: datetime | None, now: datetime) -> MoveProblem | 
 
 async def move_webinar(
     session: AsyncSession, *, person_id: int, webinar_id: int, new_start: datetime,
-    now: datetime,
+    now: datetime, config: DeliveryConfig | None = None,
 ) -> WebinarInfo:
     """Move (or reinstate at a new time) one webinar; reminders follow, participants are told
     once. Moving to the time it already has changes nothing (a double tap)."""
@@ -377,7 +379,7 @@ async def move_webinar(
     if new_start == info.starts_at and not info.cancelled:
         return info
     instructor = await require_instructor(session, person_id, info.team_id)
-    await events.move_webinar(session, webinar_id, new_start, now)
+    await events.move_webinar(session, webinar_id, new_start, now, config)
     session.add(AuditLog(
         at=now, actor=instructor.study_id, action="webinar.move", subject=f"webinar:{webinar_id}",
         details={"team_id": info.team_id, "from": info.starts_at.isoformat(),
@@ -387,7 +389,8 @@ async def move_webinar(
 
 
 async def cancel_webinar(
-    session: AsyncSession, *, person_id: int, webinar_id: int, now: datetime
+    session: AsyncSession, *, person_id: int, webinar_id: int, now: datetime,
+    config: DeliveryConfig | None = None,
 ) -> WebinarInfo:
     info = await webinar_for_instructor(session, person_id=person_id, webinar_id=webinar_id,
                                         lock=True)
@@ -396,7 +399,7 @@ async def cancel_webinar(
     if info.cancelled:
         return info
     instructor = await require_instructor(session, person_id, info.team_id)
-    await events.cancel_webinar(session, webinar_id, now)
+    await events.cancel_webinar(session, webinar_id, now, config)
     session.add(AuditLog(
         at=now, actor=instructor.study_id, action="webinar.cancel",
         subject=f"webinar:{webinar_id}",

@@ -69,6 +69,6 @@ async def chat_member_changed(update: Update, context: BotContext) -> None:
             log.info("person blocked the bot: %s, %d messages cancelled",
                      pseudonym(actor.telegram_user_id), cancelled)
         elif status in _BACK:
-            await events.person_returned(session, actor.person_id, now)
+            await events.person_returned(session, actor.person_id, now, services.delivery)
             log.info("person unblocked the bot: %s", pseudonym(actor.telegram_user_id))
     raise ApplicationHandlerStop

@@ -63,6 +63,7 @@ async def _join(update: Update, context: BotContext, actor: Actor, code: str) ->
             session, code=code, telegram_user_id=actor.telegram_user_id, chat_id=actor.chat_id,
             locale=actor.locale, telegram_language_code=user.language_code,
             now=services.clock.now(), throttle_secret=services.throttle_secret,
+            config=services.delivery,
         )
     if result.status not in (instructor.JoinStatus.JOINED, instructor.JoinStatus.ALREADY):
         await render.replace(update, instructor.join_problem_screen(
@@ -268,7 +269,8 @@ async def _instructor_button(
             async with services.sessions.begin() as session:
                 info = await instructor.move_webinar(
                     session, person_id=person, webinar_id=webinar_id,
-                    new_start=datetime.fromtimestamp(moment, UTC), now=now)
+                    new_start=datetime.fromtimestamp(moment, UTC), now=now,
+                    config=services.delivery)
                 await _stop_waiting_for(session, person, instructor.MOVE_STATE)
             await render.replace(update, instructor.moved_screen(tr, info, now))
         case instructor.CANCEL_ASK, (webinar_id,):
@@ -281,7 +283,8 @@ async def _instructor_button(
         case instructor.CANCEL_OK, (webinar_id,):
             async with services.sessions.begin() as session:
                 info = await instructor.cancel_webinar(
-                    session, person_id=person, webinar_id=webinar_id, now=now)
+                    session, person_id=person, webinar_id=webinar_id, now=now,
+                    config=services.delivery)
             await render.replace(update, instructor.cancelled_screen(tr, info, now))
         case instructor.ATTENDANCE, (webinar_id,):
             async with services.sessions() as session:

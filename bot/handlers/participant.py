@@ -179,7 +179,8 @@ async def _join(update: Update, context: BotContext, actor: Actor, tr: Tr, code:
         if result.membership_id is not None:
             # Plan the newcomer's messages now (baseline, modules, reminders), not at the
             # next periodic replan.
-            await events.membership_changed(session, result.membership_id, now)
+            await events.membership_changed(session, result.membership_id, now,
+                                            services.delivery)
     match result.status:
         case onboarding.JoinStatus.JOINED:
             screen = onboarding.name_question_screen(tr, user.first_name)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox import Sandbox
+from bot.sandbox import Sandbox, open_sandbox
+from bot.settings import Settings
 from dialogs.occasion import Occasion
 from storage.clock import FrozenClock
 from storage.models import (
@@ -152,3 +153,21 @@ async def test_the_briefing_speaks_the_instructors_language(
     assert tr._(english, number=1, done=0, total=1) in (message.text or "")
     assert tr._(english) != english
     assert message.button_texts() == [tr._("Open the roster")]
+
+
+async def test_the_briefing_comes_as_long_before_as_the_deployment_says(
+    settings: Settings, clock: FrozenClock, tmp_path
+) -> None:
+    """MESTRING_BRIEFING_MINUTES_BEFORE=180: three hours before, not the default two, for a
+    webinar planned when the instructor joined and for one moved later."""
+    settings = settings.model_copy(update={"briefing_minutes_before": 180})
+    async with open_sandbox(settings=settings, clock=clock,
+                            database_url=f"sqlite:///{tmp_path / 'briefing.sqlite3'}") as bot:
+        created = await make_team(bot, first_session=datetime(2027, 1, 7, 19, 0))
+        await become_instructor(bot, IDA, created.instructor_invite.code)
+        await join(bot, 9301, created.participant_invite.code, language="en")
+        # Webinar 1 at 18:00 UTC: nothing at 14:55, the briefing by 15:05.
+        await until(bot, clock, datetime(2027, 1, 7, 14, 55, tzinfo=UTC))
+        assert await briefings(bot) == []
+        await until(bot, clock, datetime(2027, 1, 7, 15, 5, tzinfo=UTC))
+        assert len(await briefings(bot)) == 1
