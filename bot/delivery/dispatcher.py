@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.budget import SendBudget
 from bot.logs import pseudonym
-from dialogs.course import open_module
+from dialogs.course import open_modules
 from dialogs.delivery import outbox
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import PACED_KINDS
@@ -349,13 +349,14 @@ class Dispatcher:
             log.warning("outbox flood control: holding %.0fs", max(waits))
         unreachable_people: set[int] = set()
         delivered: list[tuple[int, int | None]] = []
+        opened: list[tuple[int, int]] = []
         for item in batch.outgoing:
             result = results.get(item.row_id, NotAttempted())
             match result:
                 case Delivered(message_id):
                     delivered.append((item.row_id, message_id))
                     if item.opens_module is not None:
-                        await open_module(session, *item.opens_module, now)
+                        opened.append(item.opens_module)
                     report.sent += 1
                 case TooManyRequests(retry_after):
                     await outbox.release(
@@ -404,8 +405,10 @@ class Dispatcher:
                     report.failed += 1
                     log.error("outbox row=%s kind=%s rejected by Telegram: %s", item.row_id,
                               item.kind, reason)
-        # What went out, the bulk of a batch, is recorded in one statement.
+        # What went out, the bulk of a batch, is recorded in one statement, and the modules
+        # those messages opened in two.
         await outbox.record_sent_many(session, delivered, now=now)
+        await open_modules(session, opened, now)
         if report.claimed:
             log.info("outbox batch claimed=%d sent=%d retried=%d deferred=%d expired=%d "
                      "cancelled=%d failed=%d", report.claimed, report.sent, report.retried,
