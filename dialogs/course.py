@@ -193,6 +193,16 @@ async def _progress_row(session: AsyncSession, membership_id: int, module_no: in
     )
 
 
+async def open_row(
+    session: AsyncSession, membership: Membership, module_no: int, now: datetime
+) -> ModuleRow | None:
+    """The participant's row for ``module_no`` if it has opened (None: locked or no such
+    module): what their own module buttons may act on."""
+    view = await course_view(session, membership, now)
+    row = next((r for r in view.rows if r.module.number == module_no), None)
+    return None if row is None or row.status is ModuleStatus.LOCKED else row
+
+
 class PrepResult(enum.StrEnum):
     MARKED = "marked"
     ALREADY = "already"
@@ -207,9 +217,8 @@ async def mark_prepared(
     membership = await participant_membership(session, person_id)
     if membership is None:
         return PrepResult.NOT_A_PARTICIPANT
-    view = await course_view(session, membership, now)
-    row = next((r for r in view.rows if r.module.number == module_no), None)
-    if row is None or row.status is ModuleStatus.LOCKED:
+    row = await open_row(session, membership, module_no, now)
+    if row is None:
         return PrepResult.LOCKED
     if row.status is ModuleStatus.DONE:
         return PrepResult.ALREADY

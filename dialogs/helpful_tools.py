@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.course import ModuleStatus, course_view, default_course, participant_membership
+from dialogs.course import default_course, open_row, participant_membership
 from locales.i18n import Tr
 from storage.models import HelpfulTool
 
@@ -44,9 +44,7 @@ async def toggle_helpful(
     membership = await participant_membership(session, person_id)
     if membership is None:
         return ToolMark.NOT_A_PARTICIPANT
-    view = await course_view(session, membership, now)
-    row = next((r for r in view.rows if r.module.number == module_no), None)
-    if row is None or row.status is ModuleStatus.LOCKED:
+    if await open_row(session, membership, module_no, now) is None:
         return ToolMark.LOCKED
     removed = await session.scalar(
         delete(HelpfulTool)
