@@ -11,8 +11,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot import errors, logs
 from bot.app import BotApiEndpoint, build_runtime
 from bot.settings import Settings, SettingsError
-from bot.webhook import WebhookConfig, serve
-from storage.migrate import upgrade
+from storage.migrate import upgrade_if_behind
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,8 @@ def run_bot(
         settings.log_level, secrets=[token, webhook_secret or ""], pseudonym_key=key
     )
     database_url = settings.resolved_database_url
-    upgrade(database_url)
+    if upgrade_if_behind(database_url):
+        log.info("database migrated")
     runtime = build_runtime(
         settings, BotApiEndpoint(settings.telegram_api_url, token), database_url=database_url
     )
@@ -42,6 +42,9 @@ def run_bot(
     log.info("starting mode=%s", "webhook" if webhook_url else "polling")
     try:
         if webhook_url and webhook_secret:
+            # aiohttp only where a webhook is served: polling workers stay lighter.
+            from bot.webhook import WebhookConfig, serve
+
             asyncio.run(serve(application, WebhookConfig(
                 listen=listen, port=port, url_path=WEBHOOK_PATH, public_url=webhook_url,
                 secret=webhook_secret,

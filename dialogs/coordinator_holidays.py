@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
 from dateutil.easter import easter
 
 from locales.i18n import N_, Tr
@@ -108,6 +107,10 @@ def school_holidays(day: date, country: str) -> list[str]:
 
 def public_holidays(day: date, country: str, locale: str = "en") -> list[str]:
     """The names of the public holidays on ``day``, in the reader's language."""
+    # Imported here: its country tables cost every worker memory, and only planning a new
+    # team's dates reads them.
+    import holidays
+
     calendar = holidays.country_holidays(
         str(country), years=day.year, categories=_CATEGORIES.get(str(country), ("public",)),
         language=_PACKAGE_LANGUAGE.get(locale, "en_US"))

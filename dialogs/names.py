@@ -15,8 +15,6 @@ import unicodedata
 from collections.abc import Hashable, Sequence
 from typing import TypeVar
 
-import confusables
-
 MAX_NAME_LENGTH = 40
 # Combining marks allowed on one letter: enough for every real orthography, too few to stack
 # marks into a tower ("Zalgo" text) that covers the names around it.
@@ -74,6 +72,10 @@ def clean_name(raw: str) -> str | None:
 
 def look_alike(first: str, second: str) -> bool:
     """Whether two names could be taken for each other on a phone screen."""
+    # Imported on the first comparison: its table of Unicode look-alikes takes about 20 MB,
+    # which a worker that never shows a roster should not carry.
+    import confusables
+
     return confusables.is_confusable(first.casefold(), second.casefold())
 
 

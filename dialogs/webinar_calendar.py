@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +67,9 @@ def calendar_webinars(team: Team, webinars: Sequence[WebinarSession]) -> list[Ca
 
 def webinar_calendar(tr: Tr, webinars: Sequence[CalendarWebinar], tz: ZoneInfo) -> bytes:
     """The .ics file, in the reader's language."""
+    # Imported on the first calendar file, not at start (several megabytes per worker).
+    from icalendar import Alarm, Calendar, Event
+
     course = default_course()
     calendar = Calendar.new(prodid=PRODID, method="PUBLISH", name=tr._("Coping course"))
     for webinar in webinars:

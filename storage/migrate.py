@@ -9,24 +9,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from storage.engine import create_engine, database_url
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _T = TypeVar("_T")
+# How every migration file names itself and its parent (see storage/migrations/script.py.mako).
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(?:None|['\"]([^'\"]+)['\"])",
+                       re.MULTILINE)
 
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic Config pointing at storage/migrations; `url` in plain or driver form."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -39,13 +47,44 @@ def alembic_config(url: str | None = None) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at `url` to `revision`. Blocking; call from sync code only."""
+    from alembic import command
+
     _refuse_inside_event_loop("upgrade", "upgrade_async")
     command.upgrade(alembic_config(url), revision)
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:
     """`upgrade` for callers inside an event loop: runs it (and its own loop) in a thread."""
-    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+    await asyncio.to_thread(upgrade, url, revision)
+
+
+def upgrade_if_behind(url: str) -> bool:
+    """Migrate only when the database is not at the newest revision; return whether it was.
+
+    Every start calls this. Alembic and its templates cost a second and several megabytes in
+    each worker, so a database that is already up to date (the usual case, and always after
+    ``mestring db upgrade`` in production) is recognised with one query and no Alembic import.
+    """
+    _refuse_inside_event_loop("upgrade_if_behind", "upgrade_async")
+    if asyncio.run(_with_connection(url, _stamped_revision)) == newest_revision():
+        return False
+    upgrade(url)
+    return True
+
+
+def newest_revision() -> str:
+    """The head of storage/migrations, read from the files without importing Alembic (a test
+    checks it against Alembic's own answer)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for name, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            if value:
+                (revisions if name == "revision" else parents).add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"expected one migration head, found {sorted(heads)}")
+    return heads.pop()
 
 
 def current(url: str) -> str | None:
@@ -69,7 +108,18 @@ def head() -> str:
 
 
 def _current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _stamped_revision(connection: Connection) -> str | None:
+    """What Alembic stamped, or None for a database it never migrated (or stamped twice)."""
+    try:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except DBAPIError:  # no such table yet
+        return None
+    return versions[0][0] if len(versions) == 1 else None
 
 
 async def _with_connection(url: str, fn: Callable[[Connection], _T]) -> _T:
@@ -97,6 +147,8 @@ def revision(message: str, *, autogenerate: bool = True) -> None:
     Numbered ids (0001, 0002, …) keep the folder in order. The file must still be read and
     tidied by hand: Alembic cannot see renames, and SQLite hides some PostgreSQL-only details.
     """
+    from alembic import command
+
     rev_id = _next_rev_id()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'scratch.db'}"

@@ -12,7 +12,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import create_engine
-from storage.migrate import current, current_async, head, upgrade, upgrade_async
+from storage.migrate import (
+    current,
+    current_async,
+    head,
+    newest_revision,
+    upgrade,
+    upgrade_async,
+    upgrade_if_behind,
+)
 from storage.models import Base
 from tests.fixtures.postgres import PostgresCluster, _in_thread
 
@@ -68,6 +76,33 @@ def test_upgrade_from_empty_sqlite(tmp_path: Any) -> None:
     _in_thread(lambda: upgrade(url))
     _in_thread(lambda: upgrade(url))
     assert _in_thread(lambda: current(url)) == head()
+
+
+def test_newest_revision_read_from_the_files_is_alembics_head() -> None:
+    assert newest_revision() == head()
+
+
+def test_start_migrates_a_database_only_when_it_is_behind(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'start.db'}"
+    assert _in_thread(lambda: upgrade_if_behind(url)) is True  # never migrated
+    assert _in_thread(lambda: current(url)) == head()
+    assert _in_thread(lambda: upgrade_if_behind(url)) is False  # up to date: Alembic not run
+    older = f"sqlite:///{tmp_path / 'older.db'}"
+    _in_thread(lambda: upgrade(older, "0001"))
+    assert _in_thread(lambda: upgrade_if_behind(older)) is True  # behind: brought up to date
+    assert _in_thread(lambda: current(older)) == head()
+
+
+@pytest.mark.postgres
+def test_start_migrates_a_postgresql_database_only_when_it_is_behind(
+    postgres_cluster: PostgresCluster,
+) -> None:
+    postgres_cluster.execute("CREATE DATABASE start_check")
+    url = postgres_cluster.url("start_check")
+    assert _in_thread(lambda: upgrade_if_behind(url)) is True
+    assert _in_thread(lambda: upgrade_if_behind(url)) is False
+    assert _in_thread(lambda: current(url)) == head()
+    postgres_cluster.execute("DROP DATABASE start_check WITH (FORCE)")
 
 
 @pytest.mark.postgres
