@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import time, timedelta
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,18 @@ class DeliveryConfig:
     # -- the instructor's plan -------------------------------------------------------------
     briefing_before: timedelta = timedelta(hours=2)  # the briefing, before each webinar
     attendance_prompt_open_for: timedelta = timedelta(days=2)  # after the webinar's end
+
+    # The knobs the planner's rules read (a test keeps this in step with planner.py). Only
+    # these go into a membership's plan digest: changing how fast the outbox sends must not
+    # make the safety net replan ten thousand people.
+    PLANNING: ClassVar[tuple[str, ...]] = (
+        "nudge_at", "evaluation_at", "checkin_after_end", "checkin_reminder_after",
+        "followup_after", "evaluation_open_for", "briefing_before", "attendance_prompt_open_for",
+    )
+
+    def planning_facts(self) -> str:
+        """The planning knobs' values, as a stable text for digests."""
+        return ";".join(f"{name}={getattr(self, name)}" for name in self.PLANNING)
 
     def backoff(self, attempts: int) -> timedelta:
         """Wait before retry number ``attempts`` after a network error or 5xx (doubling)."""

@@ -348,7 +348,8 @@ def _code() -> bytes:
 def _team_key(team: TeamFacts, config: DeliveryConfig) -> bytes:
     webinars = ";".join(f"{w.id},{w.module_no},{w.starts_at.isoformat()},"
                         f"{w.duration_minutes},{w.cancelled}" for w in team.webinars)
-    return _code() + f"|{config!r}|{team.tz.key}|{team.reminder_offsets}|{webinars}".encode()
+    facts = f"|{config.planning_facts()}|{team.tz.key}|{team.reminder_offsets}|{webinars}"
+    return _code() + facts.encode()
 
 
 def plan_digest(team: TeamFacts, member: Enrolment, config: DeliveryConfig,

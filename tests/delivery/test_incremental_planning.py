@@ -4,11 +4,15 @@ safety net finds nothing to do when nothing changed and repairs what changed beh
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from dataclasses import fields, replace
+from datetime import datetime, time, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs.delivery import planner
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.events import cancel_webinar, membership_changed, move_webinar
 from dialogs.delivery.kinds import PLANNED_KINDS, Kind
@@ -114,3 +118,32 @@ async def test_the_safety_net_finds_nothing_when_nothing_changed_and_repairs_the
         assert len(reminders) == 2 * 2
         assert {r.payload["starts_at"] for r in reminders} == {new_start.isoformat()}
         await _full_replan_changes_nothing(session, busy.id, now)
+
+
+async def test_only_a_planning_knob_makes_the_safety_net_replan(session: AsyncSession) -> None:
+    clock = FrozenClock()
+    now = clock.now()
+    config = DeliveryConfig()
+    async with session.begin():
+        team = await make_team(session)
+        members = await add_members(session, team, [1, 2], joined_at=now)
+        await replan_team(session, team.id, now, config)
+
+        # Sending faster or in bigger batches changes no planned row: nothing to replan.
+        faster = replace(config, batch_size=200, send_rate_per_second=None, concurrency=32,
+                         quiet_start=time(22, 0))
+        assert await stale_plans(session, now, faster) == []
+
+        # Briefings an hour earlier are a different plan for everyone in the team.
+        earlier = replace(config, briefing_before=config.briefing_before + timedelta(hours=1))
+        assert await stale_plans(session, now, earlier) == [
+            Stale(team.id, tuple(m.membership_id for m in members))]
+
+
+def test_the_digest_covers_every_knob_the_planner_reads() -> None:
+    # A rule that starts reading a knob not in PLANNING would not be replanned when it changes.
+    source = Path(planner.__file__).read_text(encoding="utf-8")
+    read = set(re.findall(r"\bconfig\.([a-z_]+)\b", source)) - {"planning_facts"}
+    assert read, "the planner reads its knobs as config.<name>"
+    assert read <= set(DeliveryConfig.PLANNING)
+    assert set(DeliveryConfig.PLANNING) <= {f.name for f in fields(DeliveryConfig)}
