@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
@@ -40,10 +41,14 @@ def menu_for(catalogs: Catalogs, locale: str) -> list[BotCommand]:
 
 async def register_menus(bot: Bot, catalogs: Catalogs, default_locale: str) -> None:
     scope = BotCommandScopeAllPrivateChats()
-    await bot.set_my_commands(menu_for(catalogs, default_locale), scope=scope)
-    for code in MENU_LANGUAGE_CODES:
-        locale = telegram_locale(code) or default_locale
-        await bot.set_my_commands(menu_for(catalogs, locale), scope=scope, language_code=code)
+    # At once rather than one after another: they are independent, and the bot starts
+    # answering people only after them.
+    await asyncio.gather(
+        bot.set_my_commands(menu_for(catalogs, default_locale), scope=scope),
+        *(bot.set_my_commands(menu_for(catalogs, telegram_locale(code) or default_locale),
+                              scope=scope, language_code=code)
+          for code in MENU_LANGUAGE_CODES),
+    )
 
 
 COORDINATOR_MENU: tuple[MenuCommand, ...] = (

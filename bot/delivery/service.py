@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +32,10 @@ DISPATCH_JOB = "outbox-dispatch"
 PLAN_JOB = "outbox-plan"
 # Memberships replanned in one transaction by the safety net.
 PLAN_CHUNK = 200
+# The safety net's first look comes this long after start, not during it: it finds only what
+# an event failed to plan, and at ten thousand people its read takes a second of the event
+# loop that people waiting for their first answer should have.
+FIRST_SAFETY_NET_AFTER = timedelta(seconds=5)
 
 
 @dataclass
@@ -106,7 +110,8 @@ class DeliveryService:
         now = datetime.now(UTC)  # APScheduler triggers run on the wall clock by design
         scheduler.add_job(self._plan_job, "interval", id=PLAN_JOB, replace_existing=True,
                           seconds=self.config.replan_interval.total_seconds(),
-                          max_instances=1, coalesce=True, next_run_time=now)
+                          max_instances=1, coalesce=True,
+                          next_run_time=now + FIRST_SAFETY_NET_AFTER)
         scheduler.add_job(self._dispatch_job, "interval", id=DISPATCH_JOB,
                           replace_existing=True,
                           seconds=self.config.poll_interval.total_seconds(),
