@@ -7,8 +7,10 @@ Runs before every dialog handler, so each handler finds ``context.actor`` loaded
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType
@@ -34,11 +36,11 @@ class ActorRecord:
     participation: Participation | None = None
 
 
-async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> ActorRecord:
-    """The person, their active memberships with their teams, and their grants: one plain
-    query, as this runs for every update. (A row for each membership and grant pair: people
-    have a handful of either at most.)"""
-    rows = (await session.execute(
+@cache
+def _actor_query() -> Select[Any]:
+    """Built once: building a statement costs more than running this one, and SQLAlchemy
+    keeps its compiled form for the same statement object."""
+    return (
         select(Person.id, Person.display_name, Person.locale, Person.unreachable_at,
                Membership.id.label("membership_id"), Membership.role, Membership.team_id,
                Membership.joined_at, Team.language, Team.name, Team.timezone,
@@ -48,9 +50,17 @@ async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> Act
         .outerjoin(Team, Team.id == Membership.team_id)
         .outerjoin(CoordinatorGrant, and_(CoordinatorGrant.person_id == Person.id,
                                           CoordinatorGrant.revoked_at.is_(None)))
-        .where(Person.telegram_user_id == telegram_user_id)
+        .where(Person.telegram_user_id == bindparam("telegram_user_id"))
         .order_by(Membership.joined_at, Membership.id)
-    )).all()
+    )
+
+
+async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> ActorRecord:
+    """The person, their active memberships with their teams, and their grants: one plain
+    query, as this runs for every update. (A row for each membership and grant pair: people
+    have a handful of either at most.)"""
+    rows = (await session.execute(
+        _actor_query(), {"telegram_user_id": telegram_user_id})).all()
     if not rows:
         return ActorRecord(None, None, None, None, frozenset(), frozenset(), frozenset())
     person = rows[0]

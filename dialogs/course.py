@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,6 +120,18 @@ class Participation:
                    team.webinar_url)
 
 
+@cache
+def _view_queries() -> tuple[Select[Any], Select[Any]]:
+    """Built once (the course view runs for every /course and module button): building a
+    statement costs more than running these, and SQLAlchemy keeps their compiled forms."""
+    return (
+        select(WebinarSession.module_no, WebinarSession.starts_at, WebinarSession.status)
+        .where(WebinarSession.team_id == bindparam("team")),
+        select(ModuleProgress.module_no, ModuleProgress.opened_at, ModuleProgress.done_at)
+        .where(ModuleProgress.membership_id == bindparam("membership")),
+    )
+
+
 async def course_view(
     session: AsyncSession, membership: Membership, now: datetime, course: Course | None = None
 ) -> CourseView:
@@ -134,20 +147,11 @@ async def participation_view(
     """The course as this participant sees it now: two plain queries (webinars, progress),
     as /course and every module button need it."""
     course = course or default_course()
-    sessions = {
-        row.module_no: row
-        for row in await session.execute(
-            select(WebinarSession.module_no, WebinarSession.starts_at, WebinarSession.status)
-            .where(WebinarSession.team_id == participation.team_id)
-        )
-    }
-    progress = {
-        row.module_no: row
-        for row in await session.execute(
-            select(ModuleProgress.module_no, ModuleProgress.opened_at, ModuleProgress.done_at)
-            .where(ModuleProgress.membership_id == participation.membership_id)
-        )
-    }
+    webinars_of, progress_of = _view_queries()
+    sessions = {row.module_no: row
+                for row in await session.execute(webinars_of, {"team": participation.team_id})}
+    progress = {row.module_no: row for row in await session.execute(
+        progress_of, {"membership": participation.membership_id})}
     tz = ZoneInfo(participation.timezone)
     rows = []
     for module in course.modules:
