@@ -1,10 +1,10 @@
 """The update's read session (bot/turn.py): one connection for the reads of an update, never
-held while Telegram answers, and never hiding the update's own writes — on both databases."""
+held while Telegram answers, and never hiding the update's own writes — on both databases
+(the ``engine`` fixture, tests/fixtures/postgres.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,17 +15,7 @@ from bot import turn
 from bot.replies import ReplyLimiter
 from bot.turn import TurnSessions
 from storage.clock import FrozenClock
-from storage.engine import create_engine
 from storage.models import Municipality
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(db_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def _names(session: Any) -> list[str]:
