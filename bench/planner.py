@@ -15,7 +15,9 @@ A SQLite file gets ``--participants`` people in ``--teams`` teams, the first of 
 
     .venv/bin/python bench/planner.py [--participants 10000] [--teams 700] [--big-team 1000]
 
-Prints a table and stops by itself. Loopback only.
+Prints a table and stops by itself. Loopback only. Along the way it checks what it measures
+(the safety net wrote nothing, a join planned that membership only, both bots answered /help);
+tests/bench_smoke runs a small version.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.world import (
     bare_bot_cmd,
@@ -67,6 +70,7 @@ from storage.migrate import upgrade_async
 from storage.models import Membership, OutboxMessage, Person, Team, WebinarSession
 
 REPEATS = 5
+ASKS_FOR_HELP = 8_999_999  # a person who is not in the seeded world
 
 
 @dataclass
@@ -74,6 +78,31 @@ class Started:
     first_get_updates: float
     cpu_until_idle: float
     rss_mb: float
+    answered: bool  # /help, after the measures
+
+
+@dataclass
+class Figures:
+    participants: int
+    teams: int
+    big_team: int
+    planned_rows: int
+    history_rows: int
+    total_rows: int
+    replan: float
+    join: float
+    move: float
+    weekly_cap: float
+    big_team_rows: int
+    ours_insert: float
+    plain_insert: float
+    ours: Started
+    bare: Started
+    # Correctness, for tests/bench_smoke: outbox rows the safety net wrote with nothing
+    # changed, and the people whose rows each join added.
+    replan_wrote: int
+    join_planned_for: list[set[int]]
+    joined: list[int]
 
 
 class NoSender:
@@ -149,12 +178,20 @@ async def _start(cmd: list[str], env: dict[str, str] | None, api: LocalBotApi) -
         await api.wait_for_poller(timeout=300)  # its first long poll is waiting
         first = time.monotonic()
         await until_idle(proc.pid, quiet=5.0)
-        return Started(first - launched, cpu_seconds(proc.pid), rss_mb(proc.pid))
+        cpu, rss = cpu_seconds(proc.pid), rss_mb(proc.pid)
+        api.add_user(ASKS_FOR_HELP, "H", language_code="da").started = True
+        api.send_text(ASKS_FOR_HELP, "/help")
+        answer = await api.wait_for_message(ASKS_FOR_HELP, timeout=60)
+        return Started(first - launched, cpu, rss, "/course" in (answer.text or ""))
     finally:
         await stop(proc)
 
 
-async def run(participants: int, teams: int, big_team: int, history: int) -> None:
+async def _rows(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count(OutboxMessage.id))) or 0)
+
+
+async def measure(participants: int, teams: int, big_team: int, history: int) -> Figures:
     clock = SystemClock()
     now = clock.now()
     tmp = Path(tempfile.mkdtemp(prefix="mestring-bench-"))
@@ -180,19 +217,25 @@ async def run(participants: int, teams: int, big_team: int, history: int) -> Non
                     Membership, Membership.person_id == OutboxMessage.person_id).where(
                     Membership.team_id == world.team_ids[0],
                     ~OutboxMessage.dedup_key.like("history:%")))]
-            total_rows = int(await session.scalar(select(func.count(OutboxMessage.id))) or 0)
+            total_rows = await _rows(session)
         service = DeliveryService.build(sessions=sessions, catalogs=Catalogs.load(),
                                         clock=clock, sender=NoSender(), default_locale="da")
         await service.plan_all()  # anything the first plan left (none expected)
         note("replan")
         replan = await _timed(service.plan_all, 3)
+        async with sessions() as session:
+            replan_wrote = await _rows(session) - total_rows
         note("join, move, weekly cap")
 
         big = world.team_ids[0]
-        joined = iter(range(9_000_000, 9_000_000 + REPEATS))
+        joining = list(range(9_000_000, 9_000_000 + REPEATS))
+        joined = iter(joining)
+        planned_for: list[set[int]] = []
 
         async def join() -> None:
             user = next(joined)
+            async with sessions() as session:
+                before = await session.scalar(select(func.max(OutboxMessage.id)))
             async with sessions.begin() as session:
                 person = Person(telegram_user_id=user, chat_id=user, display_name="N",
                                 created_at=clock.now())
@@ -203,6 +246,11 @@ async def run(participants: int, teams: int, big_team: int, history: int) -> Non
                 membership = await queries.add_membership(session, person, team,
                                                           now=clock.now())
                 await events.membership_changed(session, membership.id, clock.now())
+            async with sessions() as session:
+                planned_for.append(set(await session.scalars(
+                    select(Person.telegram_user_id).join(
+                        OutboxMessage, OutboxMessage.person_id == Person.id)
+                    .where(OutboxMessage.id > (before or 0)))))
 
         join_time = await _timed(join)
 
@@ -239,7 +287,16 @@ async def run(participants: int, teams: int, big_team: int, history: int) -> Non
         ours = await _start(mestring_cmd(), mestring_env(api.base_url, api.token, url), api)
     async with LocalBotApi() as api:
         bare = await _start(bare_bot_cmd(api.base_url, api.token), None, api)
+    return Figures(participants, teams, big_team, planned_rows, history_rows, total_rows,
+                   replan, join_time, move_time, cap_time, len(planned), ours_insert,
+                   plain_insert, ours, bare, replan_wrote, planned_for, joining)
 
+
+def report(f: Figures) -> None:
+    participants, teams, big_team = f.participants, f.teams, f.big_team
+    planned_rows, history_rows, total_rows = f.planned_rows, f.history_rows, f.total_rows
+    replan, join_time, move_time, cap_time = f.replan, f.join, f.move, f.weekly_cap
+    ours_insert, plain_insert, ours, bare = f.ours_insert, f.plain_insert, f.ours, f.bare
     print(f"\n{participants} participants in {teams} teams (the first of {big_team}); "
           f"outbox: {planned_rows:,} planned rows + {history_rows:,} sent before = "
           f"{total_rows:,}; times are medians of {REPEATS} (replan: 3)\n")
@@ -249,7 +306,7 @@ async def run(participants: int, teams: int, big_team: int, history: int) -> Non
         (f"a join into the team of {big_team}", f"{join_time * 1000:.0f} ms", "< 50 ms", "–"),
         ("a webinar moved (team of ~14)", f"{move_time * 1000:.0f} ms", "–", "–"),
         ("weekly-cap query, 50 people", f"{cap_time * 1000:.1f} ms", "–", "–"),
-        (f"insert the big team's {len(planned):,} rows into an empty outbox",
+        (f"insert the big team's {f.big_team_rows:,} rows into an empty outbox",
          f"{ours_insert:.2f} s",
          f"{plain_insert:.2f} s (sqlite3)", ratio(ours_insert, plain_insert)),
         ("start to first getUpdates", f"{ours.first_get_updates:.2f} s",
@@ -267,6 +324,9 @@ async def run(participants: int, teams: int, big_team: int, history: int) -> Non
         "memory ≤ 2× bare": ours.rss_mb <= 2 * bare.rss_mb,
     }
     print("\ntargets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in met.items()))
+    print(f"checks: safety net wrote {f.replan_wrote} rows; each join planned only its person: "
+          f"{f.join_planned_for == [{u} for u in f.joined]}; /help answered: "
+          f"{ours.answered} / {bare.answered}")
 
 
 def main() -> None:
@@ -277,7 +337,7 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=39,
                         help="sent messages per participant from earlier courses")
     args = parser.parse_args()
-    asyncio.run(run(args.participants, args.teams, args.big_team, args.history))
+    report(asyncio.run(measure(args.participants, args.teams, args.big_team, args.history)))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ nothing behind them.
 
     .venv/bin/python bench/updates.py [--people 200] [--rate 20] [--seconds 30]
 
-Prints a table and stops by itself. Loopback only.
+Prints a table and stops by itself. Loopback only. Every answer is checked to be the screen
+asked for (``wrong`` counts those that were not); tests/bench_smoke runs a small version.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ from storage.clock import SystemClock
 
 STEPS = ("course", "press", "help")
 REPLY_TIMEOUT = 30.0
+# How each step's answer begins: mestring's Danish screens and bench/bare_bot.py's texts.
+MESTRING_SCREENS = {"course": "Kurset\n", "press": "Modul 1: ", "help": "Hjælp\n"}
+BARE_SCREENS = {"course": "Forløbet\n", "press": "Modul 1 · trin 1 af 3\n", "help": "Hjælp\n"}
 
 
 @dataclass
@@ -64,15 +68,18 @@ class Figures:
     max_ms: float
     samples: int
     late: int  # no answer within REPLY_TIMEOUT
+    wrong: int  # answered with another screen than the step asked for
 
 
 class People:
     """Simulated participants doing /course, a module button, /help in a cycle."""
 
-    def __init__(self, api: LocalBotApi, user_ids: list[int]) -> None:
+    def __init__(self, api: LocalBotApi, user_ids: list[int], screens: dict[str, str]) -> None:
         self.api = api
         self.user_ids = user_ids
+        self.screens = screens
         self.step = dict.fromkeys(user_ids, 0)
+        self.wrong = 0
 
     async def act(self, user: int) -> float:
         """The person's next step; returns the seconds until the bot's answer."""
@@ -89,9 +96,13 @@ class People:
             self.api.press_button(user, message.message_id, data)
         else:
             self.api.send_text(user, f"/{step}")
-        await self.api.wait_for_message(user, since=since, include_edits=step == "press",
-                                        timeout=REPLY_TIMEOUT)
-        return time.perf_counter() - started
+        answer = await self.api.wait_for_message(user, since=since,
+                                                 include_edits=step == "press",
+                                                 timeout=REPLY_TIMEOUT)
+        took = time.perf_counter() - started
+        if not (answer.text or "").startswith(self.screens[step]):
+            self.wrong += 1
+        return took
 
 
 async def measure(api: LocalBotApi, pid: int, people: People, rate: float,
@@ -131,7 +142,7 @@ async def measure(api: LocalBotApi, pid: int, people: People, rate: float,
     await asyncio.gather(*tasks)
     return Figures(cpu_ms, updates, statistics.median(latencies) * 1000,
                    percentile(latencies, 0.99) * 1000, max(latencies) * 1000, len(latencies),
-                   late)
+                   late, people.wrong)
 
 
 async def run_mestring(count: int, rate: float, seconds: float) -> Figures:
@@ -148,7 +159,8 @@ async def run_mestring(count: int, rate: float, seconds: float) -> Figures:
             api.add_user(user, "P", language_code="da").started = True
         proc = spawn(mestring_cmd(), mestring_env(api.base_url, api.token, url))
         try:
-            return await measure(api, proc.pid, People(api, world.user_ids), rate, seconds)
+            return await measure(api, proc.pid, People(api, world.user_ids, MESTRING_SCREENS),
+                                 rate, seconds)
         finally:
             await stop(proc)
 
@@ -160,9 +172,19 @@ async def run_bare(count: int, rate: float, seconds: float) -> Figures:
             api.add_user(user, "P", language_code="da").started = True
         proc = spawn(bare_bot_cmd(api.base_url, api.token))
         try:
-            return await measure(api, proc.pid, People(api, user_ids), rate, seconds)
+            return await measure(api, proc.pid, People(api, user_ids, BARE_SCREENS), rate,
+                                 seconds)
         finally:
             await stop(proc)
+
+
+def compare(people: int, rate: float, seconds: float) -> tuple[Figures, Figures]:
+    """mestring's figures and the bare bot's, from one run each."""
+    note("mestring")
+    ours = asyncio.run(run_mestring(people, rate, seconds))
+    note("bare PTB bot")
+    bare = asyncio.run(run_bare(people, rate, seconds))
+    return ours, bare
 
 
 def main() -> None:
@@ -171,13 +193,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="updates a second")
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    note("mestring")
-    ours = asyncio.run(run_mestring(args.people, args.rate, args.seconds))
-    note("bare PTB bot")
-    bare = asyncio.run(run_bare(args.people, args.rate, args.seconds))
+    ours, bare = compare(args.people, args.rate, args.seconds)
     print(f"\n{args.people} participants; CPU over {ours.updates} updates one at a time; "
           f"latency over {ours.samples} updates at {args.rate:g}/s "
-          f"(late: {ours.late} / {bare.late})\n")
+          f"(late: {ours.late} / {bare.late}; wrong screen: {ours.wrong} / {bare.wrong})\n")
     print(table([
         ("bot CPU per update", f"{ours.cpu_ms_per_update:.1f} ms",
          f"{bare.cpu_ms_per_update:.1f} ms", ratio(ours.cpu_ms_per_update,

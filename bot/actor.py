@@ -7,14 +7,17 @@ Runs before every dialog handler, so each handler finds ``context.actor`` loaded
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType
 
 from bot import turn
 from bot.context import Actor, BotContext
+from dialogs.course import Participation
 from dialogs.delivery import events
 from locales.i18n import negotiate_locale
 from storage.models import CoordinatorGrant, Membership, MembershipStatus, Person, Role, Team
@@ -30,26 +33,40 @@ class ActorRecord:
     instructor_team_ids: frozenset[int]
     coordinator_municipality_ids: frozenset[int]
     unreachable: bool = False
+    participation: Participation | None = None
 
 
-async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> ActorRecord:
-    """The person, their active memberships with their teams' languages, and their grants:
-    two plain queries, as this runs for every update."""
-    rows = (await session.execute(
+@cache
+def _actor_query() -> Select[Any]:
+    """Built once: building a statement costs more than running this one, and SQLAlchemy
+    keeps its compiled form for the same statement object."""
+    return (
         select(Person.id, Person.display_name, Person.locale, Person.unreachable_at,
-               Membership.role, Membership.team_id, Team.language)
+               Membership.id.label("membership_id"), Membership.role, Membership.team_id,
+               Membership.joined_at, Team.language, Team.name, Team.timezone,
+               Team.webinar_url, CoordinatorGrant.municipality_id)
         .outerjoin(Membership, and_(Membership.person_id == Person.id,
                                     Membership.status == MembershipStatus.ACTIVE))
         .outerjoin(Team, Team.id == Membership.team_id)
-        .where(Person.telegram_user_id == telegram_user_id)
+        .outerjoin(CoordinatorGrant, and_(CoordinatorGrant.person_id == Person.id,
+                                          CoordinatorGrant.revoked_at.is_(None)))
+        .where(Person.telegram_user_id == bindparam("telegram_user_id"))
         .order_by(Membership.joined_at, Membership.id)
-    )).all()
+    )
+
+
+async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> ActorRecord:
+    """The person, their active memberships with their teams, and their grants: one plain
+    query, as this runs for every update. (A row for each membership and grant pair: people
+    have a handful of either at most.)"""
+    rows = (await session.execute(
+        _actor_query(), {"telegram_user_id": telegram_user_id})).all()
     if not rows:
         return ActorRecord(None, None, None, None, frozenset(), frozenset(), frozenset())
     person = rows[0]
-    grants = await session.scalars(select(CoordinatorGrant.municipality_id).where(
-        CoordinatorGrant.person_id == person.id, CoordinatorGrant.revoked_at.is_(None)))
     participant = [r for r in rows if r.role == Role.PARTICIPANT]
+    # One team at a time; were there two, the course is the newest's (course.py's rule).
+    latest = participant[-1] if participant else None
     return ActorRecord(
         person_id=person.id,
         display_name=person.display_name,
@@ -57,8 +74,12 @@ async def load_actor_record(session: AsyncSession, telegram_user_id: int) -> Act
         team_language=participant[0].language if participant else None,
         participant_team_ids=frozenset(r.team_id for r in participant),
         instructor_team_ids=frozenset(r.team_id for r in rows if r.role == Role.INSTRUCTOR),
-        coordinator_municipality_ids=frozenset(grants),
+        coordinator_municipality_ids=frozenset(
+            r.municipality_id for r in rows if r.municipality_id is not None),
         unreachable=person.unreachable_at is not None,
+        participation=None if latest is None else Participation(
+            latest.membership_id, latest.joined_at, latest.team_id, latest.name,
+            latest.timezone, latest.webinar_url),
     )
 
 
@@ -69,7 +90,8 @@ async def load_actor(update: Update, context: BotContext) -> None:
         context.actor = None
         return
     services = context.services
-    async with services.sessions() as session:
+    # The update's read session: the handler that runs next reads on in it (bot/turn.py).
+    async with turn.reading(services.sessions) as session:
         record = await load_actor_record(session, user.id)
     if record.unreachable and record.person_id is not None and _writes(update):
         # They blocked the bot once and are writing again: deliver to them again.
@@ -91,6 +113,7 @@ async def load_actor(update: Update, context: BotContext) -> None:
         participant_team_ids=record.participant_team_ids,
         instructor_team_ids=record.instructor_team_ids,
         coordinator_municipality_ids=record.coordinator_municipality_ids,
+        participation=record.participation,
     )
     current = turn.current()
     if current is not None:

@@ -48,6 +48,7 @@ from bot.replies import ReplyLimiter
 from bot.retention import RetentionService
 from bot.settings import Settings
 from bot.timing import Timing
+from bot.turn import TurnSessions
 from bot.turn import current as current_turn
 from bot.updates import ChatOrderedUpdateProcessor, FloodGuard
 from dialogs import (
@@ -69,7 +70,7 @@ from dialogs.delivery.config import DeliveryConfig
 from dialogs.questionnaires import screens as questionnaire_screens
 from locales.i18n import Catalogs
 from storage.clock import Clock, SystemClock
-from storage.engine import create_engine, create_sessionmaker
+from storage.engine import create_engine
 from storage.retry import retrying
 
 
@@ -256,7 +257,7 @@ def build_runtime(
     )
     services = Services(
         settings=settings,
-        sessions=create_sessionmaker(engine),
+        sessions=TurnSessions(engine),
         catalogs=Catalogs.load(),
         clock=clock or SystemClock(),
         delivery=delivery_config,

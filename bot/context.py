@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot import turn
 from bot.settings import Settings
+from dialogs.course import Participation
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.questionnaires import Questionnaire, load_questionnaires
 from locales.i18n import Catalogs, Tr, negotiate_locale
@@ -57,6 +60,8 @@ class Actor:
     participant_team_ids: frozenset[int] = frozenset()
     instructor_team_ids: frozenset[int] = frozenset()
     coordinator_municipality_ids: frozenset[int] = frozenset()
+    # Their active participant membership and team, for the course's screens and buttons.
+    participation: Participation | None = None
 
     @property
     def locale(self) -> str:
@@ -87,6 +92,11 @@ class BotContext(CallbackContext[ExtBot[None], dict, dict, BotData]):
         if self.actor is None:
             raise RuntimeError("the actor loader did not run before this handler")
         return self.actor
+
+    def reads(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """The update's read session, shared with the actor loader (see bot/turn.py): for
+        handlers that read; a write starts with ``services.sessions.begin()``."""
+        return turn.reading(self.services.sessions)
 
     def tr_for(self, language_code: str | None = None) -> Tr:
         """The actor's translator, or the best guess before the actor is loaded."""

@@ -69,6 +69,7 @@ class ReplyLimiter(BaseRateLimiter[float]):
         current = turn.current()
         if endpoint == turn.ANSWER_QUERY and current is not None and current.query_answered:
             return True  # answered earlier in this update; Telegram would refuse a second one
+        await turn.end_reads()  # no transaction is held while Telegram answers
         max_wait = self.max_wait if rate_limit_args is None else rate_limit_args
         give_up_at = self.timing.now() + max_wait
         while True:

@@ -99,7 +99,7 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         verdict = self._verdict(update)
-        turn.begin(flood_note=verdict is Verdict.NOTE)
+        this = turn.begin(flood_note=verdict is Verdict.NOTE)
         try:
             if verdict is Verdict.DROP:
                 if isinstance(coroutine, Coroutine):
@@ -111,6 +111,7 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
                     await coroutine
                 finally:
                     self.busy -= 1
+                    await this.end_reads()
         finally:
             if isinstance(update, Update):
                 async with self._handled_changed:

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,30 +100,64 @@ async def participant_membership(session: AsyncSession, person_id: int) -> Membe
     )
 
 
+@dataclass(frozen=True)
+class Participation:
+    """A participant's active membership and its team, as far as the course needs them.
+
+    The actor loader reads it with the person (bot/actor.py), so /course and the module
+    buttons do not load the membership and the team again on every update."""
+
+    membership_id: int
+    joined_at: datetime
+    team_id: int
+    team_name: str
+    timezone: str
+    webinar_url: str | None
+
+    @classmethod
+    def of(cls, membership: Membership, team: Team) -> Participation:
+        return cls(membership.id, membership.joined_at, team.id, team.name, team.timezone,
+                   team.webinar_url)
+
+
+@cache
+def _view_queries() -> tuple[Select[Any], Select[Any]]:
+    """Built once (the course view runs for every /course and module button): building a
+    statement costs more than running these, and SQLAlchemy keeps their compiled forms."""
+    return (
+        select(WebinarSession.module_no, WebinarSession.starts_at, WebinarSession.status)
+        .where(WebinarSession.team_id == bindparam("team")),
+        select(ModuleProgress.module_no, ModuleProgress.opened_at, ModuleProgress.done_at)
+        .where(ModuleProgress.membership_id == bindparam("membership")),
+    )
+
+
 async def course_view(
     session: AsyncSession, membership: Membership, now: datetime, course: Course | None = None
 ) -> CourseView:
-    course = course or default_course()
     team = await session.get(Team, membership.team_id)
     assert team is not None
-    sessions = {
-        s.module_no: s
-        for s in await session.scalars(
-            select(WebinarSession).where(WebinarSession.team_id == team.id)
-        )
-    }
-    progress = {
-        p.module_no: p
-        for p in await session.scalars(
-            select(ModuleProgress).where(ModuleProgress.membership_id == membership.id)
-        )
-    }
-    tz = ZoneInfo(team.timezone)
+    return await participation_view(session, Participation.of(membership, team), now, course)
+
+
+async def participation_view(
+    session: AsyncSession, participation: Participation, now: datetime,
+    course: Course | None = None,
+) -> CourseView:
+    """The course as this participant sees it now: two plain queries (webinars, progress),
+    as /course and every module button need it."""
+    course = course or default_course()
+    webinars_of, progress_of = _view_queries()
+    sessions = {row.module_no: row
+                for row in await session.execute(webinars_of, {"team": participation.team_id})}
+    progress = {row.module_no: row for row in await session.execute(
+        progress_of, {"membership": participation.membership_id})}
+    tz = ZoneInfo(participation.timezone)
     rows = []
     for module in course.modules:
         webinar = sessions.get(module.number)
         opens_at = module_opens_at(
-            module.number, webinar.starts_at if webinar else now, membership.joined_at, tz
+            module.number, webinar.starts_at if webinar else now, participation.joined_at, tz
         )
         record = progress.get(module.number)
         if record is not None and record.done_at is not None:
@@ -138,7 +173,7 @@ async def course_view(
             webinar_at=webinar.starts_at if webinar else None,
             webinar_cancelled=webinar is not None and webinar.status == SessionStatus.CANCELLED,
         ))
-    return CourseView(team.name, tz, team.webinar_url, tuple(rows))
+    return CourseView(participation.team_name, tz, participation.webinar_url, tuple(rows))
 
 
 async def open_module(

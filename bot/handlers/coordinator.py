@@ -69,7 +69,7 @@ async def failures_command(update: Update, context: BotContext) -> None:
         await _refuse(update, actor)
         return
     await _unused_words(update, context, "failures")
-    async with context.services.sessions() as session:
+    async with context.reads() as session:
         failed, unreachable = await delivery_report.failures(
             session, actor.coordinator_municipality_ids
         )
@@ -87,7 +87,7 @@ async def export_command(update: Update, context: BotContext) -> None:
     names = await coordinator_chat.municipality_names(
         services.sessions, actor.coordinator_municipality_ids)
     await render.send(update, coordinator_chat.export_started_screen(actor.tr, names))
-    async with services.sessions() as session:
+    async with context.reads() as session:
         scope = await exports.coordinator_scope(session, actor.person_id)
     chat = update.effective_chat
     assert chat is not None

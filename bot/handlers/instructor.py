@@ -45,7 +45,7 @@ async def instructor_invite(update: Update, context: BotContext, code: str) -> N
     """/start with an instructor invite: the staff notice, then agree or decline."""
     actor = context.acting
     services = context.services
-    async with services.sessions() as session:
+    async with context.reads() as session:
         team = await instructor.instructor_invitation(session, code, services.clock.now())
     if team is None:
         screen = instructor.join_problem_screen(actor.tr, instructor.JoinStatus.INVITE_INVALID)
@@ -116,7 +116,7 @@ async def _choose_team(update: Update, context: BotContext, what: str) -> None:
     if actor.person_id is None or not actor.instructor_team_ids:
         await render.send(update, not_instructor_screen(actor.tr))
         return
-    async with context.services.sessions() as session:
+    async with context.reads() as session:
         teams = await instructor.instructor_teams(session, actor.person_id)
     if not teams:
         await render.send(update, not_instructor_screen(actor.tr))
@@ -136,7 +136,7 @@ async def _for_team(
     now = services.clock.now()
     match what:
         case instructor.FOR_ROSTER:
-            async with services.sessions() as session:
+            async with context.reads() as session:
                 roster = await instructor.team_roster(
                     session, person_id=actor.person_id, team_id=team_id, now=now)
             first, *rest = instructor.roster_texts(tr, roster)
@@ -157,7 +157,7 @@ async def _for_team(
             else:
                 await _show(update, broadcast.write_screen(tr, start.team_name))
         case instructor.FOR_SESSIONS | instructor.FOR_ATTENDANCE:
-            async with services.sessions() as session:
+            async with context.reads() as session:
                 team, webinars = await instructor.team_webinars(
                     session, person_id=actor.person_id, team_id=team_id)
             if what == instructor.FOR_SESSIONS:
@@ -249,7 +249,7 @@ async def _instructor_button(
                 await _stop_waiting_for(session, person, instructor.MOVE_STATE)
             await render.replace(update, instructor.webinar_screen(tr, info, now))
         case instructor.MOVE_ASK, (webinar_id, move):
-            async with services.sessions() as session:
+            async with context.reads() as session:
                 info = await instructor.webinar_for_instructor(
                     session, person_id=person, webinar_id=webinar_id)
             if info.started(now):
@@ -274,7 +274,7 @@ async def _instructor_button(
                 await _stop_waiting_for(session, person, instructor.MOVE_STATE)
             await render.replace(update, instructor.moved_screen(tr, info, now))
         case instructor.CANCEL_ASK, (webinar_id,):
-            async with services.sessions() as session:
+            async with context.reads() as session:
                 info = await instructor.webinar_for_instructor(
                     session, person_id=person, webinar_id=webinar_id)
             if info.started(now):
@@ -287,7 +287,7 @@ async def _instructor_button(
                     config=services.delivery)
             await render.replace(update, instructor.cancelled_screen(tr, info, now))
         case instructor.ATTENDANCE, (webinar_id,):
-            async with services.sessions() as session:
+            async with context.reads() as session:
                 sheet = await instructor.attendance_sheet(
                     session, person_id=person, webinar_id=webinar_id, now=now)
             await render.replace(update, instructor.attendance_screen(tr, sheet))
@@ -330,7 +330,7 @@ async def typed(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if actor.person_id is None or not actor.instructor_team_ids or message is None:
         return
-    async with context.services.sessions() as session:
+    async with context.reads() as session:
         waiting = await state.waiting_for(session, actor.person_id)
     if waiting is None or waiting.state not in (broadcast.STATE, instructor.MOVE_STATE):
         return
@@ -377,7 +377,7 @@ async def _broadcast_draft(
             session, person_id=actor.person_id, team_id=team_id, text=text,
             media_kind=media_kind, media_file_id=file_id, now=services.clock.now())
         await state.stop_waiting(session, actor.person_id)
-    async with services.sessions() as session:
+    async with context.reads() as session:
         preview = await broadcast.broadcast_message(session, draft.broadcast_id, tr)
     assert preview is not None
     await render.send(update, preview)
@@ -389,7 +389,7 @@ async def _typed_time(update: Update, context: BotContext, actor: Actor, webinar
     services = context.services
     now = services.clock.now()
     message = update.effective_message
-    async with services.sessions() as session:
+    async with context.reads() as session:
         info = await instructor.webinar_for_instructor(
             session, person_id=actor.person_id, webinar_id=webinar_id)
     text = message.text if message is not None else None

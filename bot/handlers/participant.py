@@ -232,7 +232,7 @@ async def _name_chosen(update: Update, context: BotContext, actor: Actor, name: 
         await render.send(update, onboarding.name_changed_screen(actor.tr, name))
         return
     tr = actor.tr
-    async with services.sessions() as session:
+    async with context.reads() as session:
         ics = await webinar_calendar.participant_calendar(session, actor.person_id, tr)
     await render.send(update, onboarding.welcome_in_team_screen(tr, name, view.team_name))
     await render.send(update, course.plan_screen(tr, view))
@@ -249,7 +249,7 @@ async def text_message(update: Update, context: BotContext) -> None:
     actor = context.acting
     message = update.effective_message
     if actor.person_id is not None and message is not None and message.text is not None:
-        async with context.services.sessions() as session:
+        async with context.reads() as session:
             waiting = await state.waiting_for(session, actor.person_id)
         if waiting is not None and waiting.state == questionnaire.STATE:
             await questionnaire.typed_answer(update, context, int(waiting.data["response_id"]))
@@ -283,13 +283,11 @@ async def course_command(update: Update, context: BotContext) -> None:
 
 
 async def _course_view(context: BotContext, actor: Actor) -> course.CourseView | None:
-    if actor.person_id is None:
+    if actor.participation is None:
         return None
-    async with context.services.sessions() as session:
-        membership = await course.participant_membership(session, actor.person_id)
-        if membership is None:
-            return None
-        return await course.course_view(session, membership, context.services.clock.now())
+    async with context.reads() as session:
+        return await course.participation_view(session, actor.participation,
+                                               context.services.clock.now())
 
 
 async def calendar_command(update: Update, context: BotContext) -> None:
@@ -297,7 +295,7 @@ async def calendar_command(update: Update, context: BotContext) -> None:
     actor = context.acting
     ics = None
     if actor.person_id is not None:
-        async with context.services.sessions() as session:
+        async with context.reads() as session:
             ics = await webinar_calendar.participant_calendar(session, actor.person_id, actor.tr)
     if ics is None:
         await render.send(update, webinar_calendar.no_calendar_screen(actor.tr))
@@ -333,7 +331,7 @@ async def module_step(update: Update, context: BotContext) -> None:
     await query.answer()
     helpful = False
     if step > len(row.module.steps) and actor.person_id is not None:  # the tool's step
-        async with context.services.sessions() as session:
+        async with context.reads() as session:
             helpful = await helpful_tools.is_helpful(session, actor.person_id, module_no)
     await render.replace(update, course.module_step_screen(
         actor.tr, module_no, step, elearning_url=None, helpful=helpful
@@ -417,7 +415,7 @@ async def progress_command(update: Update, context: BotContext) -> None:
     if actor.person_id is None:
         await render.send(update, not_in_team_screen(actor.tr))
         return
-    async with context.services.sessions() as session:
+    async with context.reads() as session:
         membership = await course.participant_membership(session, actor.person_id)
         data = (
             await progress.load_progress(session, membership, context.services.questionnaires)
@@ -447,7 +445,7 @@ async def summary_command(update: Update, context: BotContext) -> None:
     if actor.person_id is None:
         await render.send(update, not_in_team_screen(actor.tr))
         return
-    async with context.services.sessions() as session:
+    async with context.reads() as session:
         membership = await course.participant_membership(session, actor.person_id)
     if membership is None:
         await render.send(update, not_in_team_screen(actor.tr))
@@ -471,7 +469,7 @@ async def summary_button(update: Update, context: BotContext) -> None:
     now = context.services.clock.now()
     data = None
     if actor.person_id is not None:
-        async with context.services.sessions() as session:
+        async with context.reads() as session:
             data = await gp_summary.load_summary(
                 session, actor.person_id, now, context.services.questionnaires)
     if data is None:
@@ -502,7 +500,7 @@ async def settings_command(update: Update, context: BotContext) -> None:
 async def _settings_screen(context: BotContext, actor: Actor, tr: Tr) -> Screen:
     assert actor.person_id is not None
     services = context.services
-    async with services.sessions() as session:
+    async with context.reads() as session:
         membership = await course.participant_membership(session, actor.person_id)
         zone = (
             await course.team_zone(session, membership) if membership
@@ -530,7 +528,7 @@ async def settings_button(update: Update, context: BotContext) -> None:
                 await render.replace(update, language.language_screen(actor.tr))
                 return
             case ("quiet",):
-                async with services.sessions() as session:
+                async with context.reads() as session:
                     view = await settings.settings_view(
                         session, actor.person_id, actor.locale,
                         ZoneInfo(services.settings.default_timezone), services.clock.now(),

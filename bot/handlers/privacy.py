@@ -26,7 +26,7 @@ async def _send_export(update: Update, context: BotContext, actor: Actor) -> Non
     services = context.services
     export = None
     if actor.person_id is not None:
-        async with services.sessions() as session:
+        async with context.reads() as session:
             export = await privacy.export_person(session, actor.person_id, services.clock.now())
     chat = update.effective_chat
     if export is None or chat is None:

@@ -76,7 +76,7 @@ async def tap(update: Update, context: BotContext) -> None:
     if actor.person_id is None:
         await common.stale_button(update, context)
         return
-    async with services.sessions() as session:
+    async with context.reads() as session:
         response = await service.load_response(
             session, parsed.response_id, person_id=actor.person_id
         )
@@ -204,7 +204,7 @@ async def _show(
 
 async def _country(context: BotContext, actor: Actor) -> str:
     assert actor.person_id is not None
-    async with context.services.sessions() as session:
+    async with context.reads() as session:
         membership = await course.participant_membership(session, actor.person_id)
         if membership is None:
             return ""
@@ -217,7 +217,7 @@ async def typed_answer(update: Update, context: BotContext, response_id: int) ->
     message = update.effective_message
     assert message is not None
     assert actor.person_id is not None
-    async with context.services.sessions() as session:
+    async with context.reads() as session:
         response = await service.load_response(session, response_id, person_id=actor.person_id)
         q = context.services.questionnaires.get(response.questionnaire_key) if response else None
         outcome = service.step(q, response) if response and q else None

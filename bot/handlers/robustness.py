@@ -170,7 +170,7 @@ async def _is_waiting(context: BotContext) -> bool:
     actor = context.actor
     if actor is None or actor.person_id is None:
         return False
-    async with context.services.sessions() as session:
+    async with context.reads() as session:
         return await state.waiting_for(session, actor.person_id) is not None
 
 

@@ -1,0 +1,24 @@
+"""The benchmarks, small, as a smoke test of what they measure (docs/benchmarks.md): each runs
+end to end against real processes and checks its answers — never a time, which belongs to the
+benchmark run itself."""
+
+from __future__ import annotations
+
+from bench import planner, updates
+
+
+def test_updates_every_update_is_answered_with_its_screen() -> None:
+    ours, bare = updates.compare(people=20, rate=10.0, seconds=1.0)
+    for figures in (ours, bare):
+        assert figures.updates == 20 * len(updates.STEPS)  # /course, a module, /help each
+        assert figures.samples == 10
+        assert (figures.late, figures.wrong) == (0, 0)
+
+
+async def test_planner_replans_nothing_unchanged_and_a_join_plans_that_person() -> None:
+    figures = await planner.measure(participants=40, teams=3, big_team=20, history=2)
+    assert figures.planned_rows > 0
+    assert figures.replan_wrote == 0
+    assert figures.join_planned_for == [{user} for user in figures.joined]
+    assert figures.ours.answered
+    assert figures.bare.answered
