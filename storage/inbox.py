@@ -65,18 +65,24 @@ async def claim(
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets workers claim side by side; a row another
     worker claimed meanwhile fails the lease condition when PostgreSQL re-checks the locked
     row, and a chat's later update is never claimable while the earlier one is unhandled.
-    SQLite has one writer, so the same statement is simply serialised.
+    SQLite (one worker; one writer at a time): the UPDATE re-checks the same conditions.
     """
-    candidates = (
+    # Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED): in
+    # one statement PostgreSQL may run the locking subquery again for every row it updates,
+    # each time skipping the rows it has just locked, and so claim far more than ``limit``.
+    # The rows locked here stay locked until the transaction (the claim) commits.
+    ids = list(await session.scalars(
         select(InboxUpdate.update_id)
         .where(_claimable(now))
         .order_by(InboxUpdate.update_id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    )
+    ))
+    if not ids:
+        return []
     stmt = (
         update(InboxUpdate)
-        .where(InboxUpdate.update_id.in_(candidates.scalar_subquery()))
+        .where(InboxUpdate.update_id.in_(ids), _claimable(now))
         .values(claimed_by=worker, claimed_until=now + lease)
         .returning(InboxUpdate.update_id, InboxUpdate.payload)
         .execution_options(synchronize_session=False)

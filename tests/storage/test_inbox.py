@@ -122,6 +122,7 @@ async def test_workers_claiming_at_once_take_each_update_once_in_chat_order(
     async def worker(name: str) -> None:
         while True:
             taken = await _claim(sessions, name, limit=7)
+            assert len(taken) <= 7
             if not taken:
                 async with sessions() as session:
                     if await inbox.unhandled(session) == 0:
