@@ -136,7 +136,7 @@ class WebhookDelivery:
                     return True
                 self._failed(f"Wrong response from the webhook: {response.status} "
                              f"{response.reason or ''}".rstrip())
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             self._failed(f"Connection error: {type(exc).__name__}")
         return False
 

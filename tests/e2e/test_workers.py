@@ -80,7 +80,7 @@ async def _round_robin(upstreams: list[str]) -> AsyncIterator[str]:
                         request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""),
                 }) as answer:
                     return web.Response(status=answer.status, body=await answer.read())
-            except aiohttp.ClientError:
+            except (aiohttp.ClientError, OSError):
                 return web.Response(status=502)
 
         app = web.Application()
