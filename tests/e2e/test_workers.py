@@ -272,6 +272,7 @@ async def test_two_workers_one_killed_every_message_once_every_update_handled_in
             if worker.returncode is None:
                 os.killpg(worker.pid, signal.SIGTERM)
                 await asyncio.wait_for(worker.wait(), 30)
+                assert worker.returncode == 0  # the survivor stops cleanly
         if watch is not None:
             await watch.engine.dispose()
         next(databases, None)
