@@ -252,7 +252,7 @@ def build_runtime(
     timing = timing or Timing()
     engine = create_engine(database_url)
     delivery_config = replace(
-        delivery_config or DeliveryConfig(),
+        delivery_config or DeliveryConfig(send_rate_per_second=settings.send_rate_per_second),
         briefing_before=timedelta(minutes=settings.briefing_minutes_before),
     )
     services = Services(

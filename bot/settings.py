@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     flood_max_updates: int = Field(default=20, ge=1)
     flood_window_seconds: float = Field(default=10.0, gt=0)
     reply_max_wait_seconds: float = Field(default=60.0, ge=0)
+    # Messages a second this process sends, replies and outbox together (bot/budget.py).
+    # Telegram allows a bot about 30 in all: with several webhook workers, give each its share
+    # (docs/deploy.md).
+    send_rate_per_second: float = Field(default=30.0, gt=0)
     # Staff limits: an instructor's broadcasts to one team per day (on the team's clock).
     broadcasts_per_day: int = Field(default=3, ge=1)
     # The instructor's briefing goes out this many minutes before each webinar.

@@ -7,7 +7,10 @@ another person's name (their numeric ID is enough) and get their data back. ``GE
 says only whether this worker is serving, for the reverse proxy.
 
 A custom server (as in PTB's ``customwebhookbot`` example) rather than ``run_webhook``, because
-the proxy needs the health route next to the webhook.
+the proxy needs the health route next to the webhook, and because an update is acknowledged
+only once it is committed to the inbox (bot/inbox.py): Telegram never resends an update it got
+200 for, so a worker killed right after answering must not have held it only in memory. Any
+worker's :class:`bot.inbox.InboxPump` then handles it, in its chat's order.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from dataclasses import dataclass
 from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
+
+from bot.context import Services
+from bot.inbox import InboxPump, record
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +46,12 @@ class WebhookConfig:
     secret: str
 
 
-def webhook_app(application: Application, secret: str, url_path: str) -> web.Application:  # type: ignore[type-arg]
+def webhook_app(
+    application: Application,  # type: ignore[type-arg]
+    secret: str, url_path: str, pump: InboxPump,
+) -> web.Application:
     expected = secret.encode()
+    services: Services = application.bot_data.services
 
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -53,9 +63,15 @@ def webhook_app(application: Application, secret: str, url_path: str) -> web.App
             update = Update.de_json(data, application.bot)
         except (ValueError, TypeError, KeyError):
             return web.Response(status=400)
-        if update is None:
+        if update is None or not isinstance(data, dict):
             return web.Response(status=400)
-        await application.update_queue.put(update)
+        try:
+            await record(services.sessions, services.clock, update, data)
+        except Exception:
+            # Not recorded: a non-2xx makes Telegram send it again later.
+            log.exception("webhook_unrecorded update_id=%d", update.update_id)
+            return web.Response(status=503)
+        pump.wake()
         return web.Response(status=200)
 
     async def health(_: web.Request) -> web.Response:
@@ -76,7 +92,9 @@ async def serve(application: Application, config: WebhookConfig) -> None:  # typ
     await application.initialize()
     if application.post_init is not None:
         await application.post_init(application)
-    runner = web.AppRunner(webhook_app(application, config.secret, config.url_path),
+    services: Services = application.bot_data.services
+    pump = InboxPump(application, services.sessions, services.clock)
+    runner = web.AppRunner(webhook_app(application, config.secret, config.url_path, pump),
                            access_log=None)
     try:
         await application.bot.set_webhook(
@@ -84,12 +102,14 @@ async def serve(application: Application, config: WebhookConfig) -> None:  # typ
             allowed_updates=Update.ALL_TYPES,
         )
         await application.start()
+        pump.start()
         await runner.setup()
         await web.TCPSite(runner, config.listen, config.port).start()
         log.info("webhook serving port=%d path=/%s", config.port, config.url_path.strip("/"))
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # stop receiving first: what is recorded is safe
+        await pump.stop()
         if application.running:
             await application.stop()
         await application.shutdown()

@@ -17,6 +17,7 @@ from bot.local_api.methods import BotApiMethods
 from bot.local_api.server import MAX_REQUEST_BYTES, BotApiHttp
 from bot.local_api.simulation import Simulation
 from bot.local_api.state import ApiCall, BotInfo, CallbackQueryRecord, State
+from bot.local_api.webhooks import WebhookDelivery
 
 DEMO_TOKEN = "123456789:LOCAL-mestringDemoTokenNotValidOnTelegram"  # noqa: S105 - a public placeholder, not a secret
 DEMO_BOT_USERNAME = "mestring_demo_bot"
@@ -51,6 +52,8 @@ class LocalBotApi(Simulation):
         self.faults = FaultPlan(clock)
         self.methods = BotApiMethods(state, self.limiter)
         self.http = BotApiHttp(token, state, self.methods, self.faults)
+        # POSTs pending updates while a webhook is set (setWebhook), as Telegram does.
+        self.webhooks = WebhookDelivery(state)
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
 
@@ -71,6 +74,7 @@ class LocalBotApi(Simulation):
         site = web.TCPSite(runner, host, port)
         await site.start()
         self._runner = runner
+        self.webhooks.start()
         sockets = runner.addresses
         bound_host, bound_port = sockets[0][0], sockets[0][1]
         self._base_url = f"http://{bound_host}:{bound_port}"
@@ -82,6 +86,7 @@ class LocalBotApi(Simulation):
         # Wake long polls so shutdown does not wait for their timeouts.
         self.methods.wake_pollers()
         runner, self._runner = self._runner, None
+        await self.webhooks.stop()
         await runner.cleanup()
 
     async def __aenter__(self) -> LocalBotApi:

@@ -152,9 +152,14 @@ class BotApiMethods:
         secret = p.get("secret_token")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
             raise bad_request("secret token contains unallowed characters")
+        max_connections = int(p.get("max_connections", 40))
+        if not 1 <= max_connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
         webhook = self.state.webhook
+        if webhook.url != url:
+            webhook.last_error_date = webhook.last_error_message = None
         webhook.url, webhook.secret_token = url, secret
-        webhook.max_connections = p.get("max_connections", 40)
+        webhook.max_connections = max_connections
         if p.get("allowed_updates") is not None:
             self.state.allowed_updates = _allowed_updates(p["allowed_updates"])
             webhook.allowed_updates = p["allowed_updates"]
@@ -166,8 +171,10 @@ class BotApiMethods:
     async def delete_webhook(self, p: dict[str, Any]) -> Any:
         self.state.webhook.url = ""
         self.state.webhook.secret_token = None
+        self.state.webhook.last_error_date = self.state.webhook.last_error_message = None
         if p.get("drop_pending_updates"):
             self.state.updates.clear()
+        self.state.notify()
         return True
 
     async def get_webhook_info(self, _: dict[str, Any]) -> Any:
@@ -178,6 +185,9 @@ class BotApiMethods:
             info["max_connections"] = webhook.max_connections
             if webhook.allowed_updates is not None:
                 info["allowed_updates"] = webhook.allowed_updates
+            if webhook.last_error_date is not None:
+                info["last_error_date"] = webhook.last_error_date
+                info["last_error_message"] = webhook.last_error_message
         return info
 
     # -- commands ----------------------------------------------------------------------------

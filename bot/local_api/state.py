@@ -150,6 +150,8 @@ class WebhookInfo:
     secret_token: str | None = None
     max_connections: int = 40
     allowed_updates: list[str] | None = None
+    last_error_date: int | None = None
+    last_error_message: str | None = None
 
 
 @dataclass

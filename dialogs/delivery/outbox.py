@@ -110,16 +110,21 @@ async def claim_due(
     UPDATE takes the write lock first and re-checks the status in its own WHERE, so a row
     another worker claimed in between is not taken twice.
     """
-    candidates = (
+    # Two statements: as one (UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED))
+    # PostgreSQL may run the locking subquery again per row, skipping what it has just
+    # locked, and so claim every due row instead of a batch (tests/delivery/test_claim_limit.py).
+    candidates = list(await session.scalars(
         select(Outbox.id)
         .where(_claimable(now))
         .order_by(Outbox.due_at, Outbox.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    )
+    ))
+    if not candidates:
+        return []
     stmt = (
         update(Outbox)
-        .where(Outbox.id.in_(candidates.scalar_subquery()), _claimable(now))
+        .where(Outbox.id.in_(candidates), _claimable(now))
         .values(status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=now + lease)
         .returning(Outbox.id)
         .execution_options(synchronize_session=False)

@@ -27,6 +27,7 @@ from storage.models.enums import (
     Role,
     SessionStatus,
 )
+from storage.models.inbox import InboxUpdate
 from storage.models.org import (
     DEFAULT_REMINDER_OFFSETS_MINUTES,
     DEFAULT_TIMEZONE,
@@ -55,6 +56,7 @@ __all__ = [
     "Country",
     "DialogState",
     "HelpfulTool",
+    "InboxUpdate",
     "Invite",
     "InviteAttempt",
     "InviteRole",
