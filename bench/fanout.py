@@ -138,11 +138,12 @@ def _figures(api: LocalBotApi, users: set[int]) -> FanOut:
 
 
 async def run_mestring(url: str, users: list[int], *, limits: Limits, send_rate: str,
-                       limit: int | None) -> FanOut:
+                       limit: int | None, profile: Path | None = None) -> FanOut:
     async with LocalBotApi(limits=limits) as api:
         for user in [*users, HELPER]:
             api.add_user(user, "P", language_code="da").started = True
-        proc = spawn([sys.executable, str(ROOT / "bench" / "mestring_bot.py"),
+        profiling = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
+        proc = spawn([sys.executable, *profiling, str(ROOT / "bench" / "mestring_bot.py"),
                       "--send-rate", send_rate], mestring_env(api.base_url, api.token, url))
         try:
             await api.wait_for_poller(timeout=300)
@@ -195,21 +196,26 @@ def main() -> None:
                         help="reminders sent with Telegram's limits on")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="sends at a time, as the dispatcher's DeliveryConfig.concurrency")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write cProfile statistics of mestring to PROFILE.off / .on")
     args = parser.parse_args()
+
+    def profile(run: str) -> Path | None:
+        return args.profile.with_suffix(f".{run}") if args.profile is not None else None
 
     async def both() -> tuple[FanOut, FanOut, FanOut]:
         note("world")
         url, users, _ = await _world(args.participants, args.teams)
         note("limits off: mestring")
         unpaced = await run_mestring(url, users, limits=Limits.disabled(), send_rate="none",
-                                     limit=None)
+                                     limit=None, profile=profile("off"))
         note("limits off: bare send loop")
         bare = await run_bare(len(users), args.concurrency)
         note("world")
         url, users, _ = await _world(args.participants, args.teams)
         note("limits on: mestring")
         paced = await run_mestring(url, users, limits=Limits(), send_rate="default",
-                                   limit=args.limited)
+                                   limit=args.limited, profile=profile("on"))
         return unpaced, bare, paced
 
     unpaced, bare, paced = asyncio.run(both())
