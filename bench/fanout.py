@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import subprocess
 import sys
 import tempfile
@@ -137,17 +138,26 @@ def _figures(api: LocalBotApi, users: set[int]) -> FanOut:
                   sustained, too_many)
 
 
+def _sample(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the bot's threads on the CPU during the fan-out only (cProfile counts
+    wall time per coroutine step, which on a loaded machine blames whatever runs when the OS
+    switches away). Collapsed stacks, one a line with its sample count."""
+    return subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record",
+                             "--pid", str(pid), "--nonblocking", "--format", "raw",
+                             "-o", str(out)], stdout=subprocess.DEVNULL)
+
+
 async def run_mestring(url: str, users: list[int], *, limits: Limits, send_rate: str,
                        limit: int | None, profile: Path | None = None) -> FanOut:
     async with LocalBotApi(limits=limits) as api:
         for user in [*users, HELPER]:
             api.add_user(user, "P", language_code="da").started = True
-        profiling = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
-        proc = spawn([sys.executable, *profiling, str(ROOT / "bench" / "mestring_bot.py"),
+        proc = spawn([sys.executable, str(ROOT / "bench" / "mestring_bot.py"),
                       "--send-rate", send_rate], mestring_env(api.base_url, api.token, url))
         try:
             await api.wait_for_poller(timeout=300)
             await until_idle(proc.pid)
+            sampler = _sample(proc.pid, profile) if profile is not None else None
             expected = await _make_due(url, limit)
             helping = asyncio.Event()
             latencies: list[float] = []
@@ -166,6 +176,9 @@ async def run_mestring(url: str, users: list[int], *, limits: Limits, send_rate:
             helping.set()
             if helper is not None:
                 await helper
+            if sampler is not None:
+                sampler.send_signal(signal.SIGINT)  # py-spy writes its samples and stops
+                await asyncio.to_thread(sampler.wait, 60)
             figures = _figures(api, set(users))
             if latencies:
                 figures.help_p99_ms = percentile(latencies, 0.99) * 1000
@@ -197,7 +210,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8,
                         help="sends at a time, as the dispatcher's DeliveryConfig.concurrency")
     parser.add_argument("--profile", type=Path, default=None,
-                        help="write cProfile statistics of mestring to PROFILE.off / .on")
+                        help="sample mestring with py-spy (pip install py-spy) into "
+                        "PROFILE.off / .on "
+                        "(collapsed stacks)")
     args = parser.parse_args()
 
     def profile(run: str) -> Path | None:
