@@ -110,16 +110,22 @@ async def claim_due(
     UPDATE takes the write lock first and re-checks the status in its own WHERE, so a row
     another worker claimed in between is not taken twice.
     """
+    # A MATERIALIZED CTE runs once. As a plain ``IN (subquery)``, PostgreSQL may run the
+    # subquery again for each row it updates, and FOR UPDATE then skips the rows this very
+    # statement has just changed: every run yields the next rows, and the claim took every
+    # due row whatever the limit.
     candidates = (
         select(Outbox.id)
         .where(_claimable(now))
         .order_by(Outbox.due_at, Outbox.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("candidates")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     stmt = (
         update(Outbox)
-        .where(Outbox.id.in_(candidates.scalar_subquery()), _claimable(now))
+        .where(Outbox.id.in_(select(candidates.c.id)), _claimable(now))
         .values(status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=now + lease)
         .returning(Outbox.id)
         .execution_options(synchronize_session=False)
