@@ -66,6 +66,7 @@ class FanOut:
     rate: float  # messages a second from the first send to the last
     sustained: float  # after the first five seconds (past any burst)
     too_many: int
+    chats: int = 0  # chats that got a reminder (each exactly once when equal to ``sent``)
     help_p99_ms: float = 0.0
     help_max_ms: float = 0.0
     help_samples: int = 0
@@ -134,8 +135,10 @@ def _figures(api: LocalBotApi, users: set[int]) -> FanOut:
     sustained = (len(later) - 1) / (later[-1] - later[0]) if len(later) > 1 and \
         later[-1] > later[0] else 0.0
     too_many = sum(1 for c in api.calls if c.error_code == 429)
+    chats = {int(c.params.get("chat_id", 0)) for c in api.calls
+             if c.method == "sendMessage" and c.ok} & users
     return FanOut(len(times), seconds, (len(times) - 1) / seconds if seconds else 0.0,
-                  sustained, too_many)
+                  sustained, too_many, len(chats))
 
 
 def _sample(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -201,6 +204,39 @@ async def run_bare(count: int, concurrency: int) -> FanOut:
         return _figures(api, set(range(first, first + count)))
 
 
+@dataclass
+class Results:
+    unpaced: FanOut  # limits off
+    bare: FanOut | None  # the floor for it
+    paced: FanOut  # limits on, with /help asked meanwhile
+    expected_unpaced: int
+    expected_paced: int
+
+
+async def measure(participants: int, teams: int, limited: int, concurrency: int = 8, *,
+                  bare: bool = True, profile: Path | None = None) -> Results:
+    """Both runs (and the bare floor unless ``bare`` is false), each on a fresh world."""
+
+    def sample(run: str) -> Path | None:
+        return profile.with_suffix(f".{run}") if profile is not None else None
+
+    note("world")
+    url, users, _ = await _world(participants, teams)
+    note("limits off: mestring")
+    unpaced = await run_mestring(url, users, limits=Limits.disabled(), send_rate="none",
+                                 limit=None, profile=sample("off"))
+    floor = None
+    if bare:
+        note("limits off: bare send loop")
+        floor = await run_bare(len(users), concurrency)
+    note("world")
+    url, users, _ = await _world(participants, teams)
+    note("limits on: mestring")
+    paced = await run_mestring(url, users, limits=Limits(), send_rate="default",
+                               limit=limited, profile=sample("on"))
+    return Results(unpaced, floor, paced, len(users), min(limited, len(users)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=10_000)
@@ -215,25 +251,10 @@ def main() -> None:
                         "(collapsed stacks)")
     args = parser.parse_args()
 
-    def profile(run: str) -> Path | None:
-        return args.profile.with_suffix(f".{run}") if args.profile is not None else None
-
-    async def both() -> tuple[FanOut, FanOut, FanOut]:
-        note("world")
-        url, users, _ = await _world(args.participants, args.teams)
-        note("limits off: mestring")
-        unpaced = await run_mestring(url, users, limits=Limits.disabled(), send_rate="none",
-                                     limit=None, profile=profile("off"))
-        note("limits off: bare send loop")
-        bare = await run_bare(len(users), args.concurrency)
-        note("world")
-        url, users, _ = await _world(args.participants, args.teams)
-        note("limits on: mestring")
-        paced = await run_mestring(url, users, limits=Limits(), send_rate="default",
-                                   limit=args.limited, profile=profile("on"))
-        return unpaced, bare, paced
-
-    unpaced, bare, paced = asyncio.run(both())
+    results = asyncio.run(measure(args.participants, args.teams, args.limited,
+                                  args.concurrency, profile=args.profile))
+    unpaced, bare, paced = results.unpaced, results.bare, results.paced
+    assert bare is not None
     print(f"\n{args.participants} participants in {args.teams} teams; limits off: "
           f"{unpaced.sent} sent in {unpaced.seconds:.1f} s (bare: {bare.sent} in "
           f"{bare.seconds:.1f} s); limits on: {paced.sent} sent in {paced.seconds:.1f} s, "
