@@ -17,9 +17,10 @@ from sqlalchemy import event, select, update
 from bot.delivery.dispatcher import Dispatcher
 from bot.local_api import LocalBotApi
 from bot.local_api.limits import Limits
-from dialogs.delivery import outbox
+from dialogs.delivery import keys, outbox
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import Kind
+from dialogs.occasion import Occasion
 from storage.clock import FrozenClock
 from storage.models import Membership, MembershipStatus, OutboxMessage, OutboxStatus, Person
 from tests.delivery.world import World, fan_out, open_world
@@ -81,6 +82,39 @@ async def mixed_batch(
     return {name: [found[c].id for c in group] for name, group in chats.items()}
 
 
+# Kinds whose message depends on a check (module not yet open, check-in not yet answered, the
+# check-in prompt sent): the batch loads those facts once, not per row.
+CHECKED = (Kind.MODULE_OPEN, Kind.CHECKIN, Kind.CHECKIN_REMINDER)
+
+
+async def every_check(world: World, clock: FrozenClock, row_ids: list[int]) -> None:
+    """For the people of these rows, a row of each kind in ``CHECKED``, due now."""
+    now = clock.now()
+    async with world.sessions.begin() as session:
+        rows = list(await session.scalars(select(OutboxMessage).where(
+            OutboxMessage.id.in_(row_ids))))
+        new = []
+        for row in rows:
+            mid = int(row.payload["membership_id"])
+            base = {"membership_id": mid, "module_no": 1}
+            asks = {**base, "occasion": str(Occasion.checkin(1))}
+            for kind, key, payload in (
+                (Kind.MODULE_OPEN, f"open:{mid}", {**base, "module_no": 2}),
+                (Kind.CHECKIN, f"check:{mid}", asks),
+                (Kind.CHECKIN_REMINDER, f"again:{mid}", asks),
+            ):
+                new.append(outbox.NewRow(person_id=row.person_id, chat_id=row.chat_id,
+                                         kind=kind, dedup_key=key, due_at=now, payload=payload))
+            # The check-in reminder goes only after the prompt went out.
+            new.append(outbox.NewRow(person_id=row.person_id, chat_id=row.chat_id,
+                                     kind=Kind.CHECKIN, dedup_key=keys.checkin_prompt(mid, 1),
+                                     due_at=now + timedelta(days=30), payload=asks))
+        await outbox.add_rows(session, new, now)
+        await session.execute(update(OutboxMessage).where(OutboxMessage.dedup_key.in_(
+            [keys.checkin_prompt(int(r.payload["membership_id"]), 1) for r in rows]
+        )).values(status=OutboxStatus.SENT, sent_at=now - timedelta(days=2)))
+
+
 @contextmanager
 def counting_statements(world: World) -> Iterator[list[str]]:
     """Every statement sent to the database (an executemany counts once)."""
@@ -139,10 +173,12 @@ async def test_a_batch_costs_the_same_statements_however_many_rows(
 ) -> None:
     counts = []
     for copies, start in ((1, FIRST), (4, FIRST + 100_000)):
-        await mixed_batch(world, clock, copies, start=start)
+        ids = await mixed_batch(world, clock, copies, start=start)
+        await every_check(world, clock, ids["sent"])
         with counting_statements(world) as seen:
-            report = await one_at_a_time(world, clock).run_batch()
-        assert report.claimed == copies * len(OUTCOMES)
+            report = await one_at_a_time(world, clock, batch_size=100).run_batch()
+        assert report.claimed == copies * (len(OUTCOMES) + len(CHECKED))
+        assert report.sent == copies * (1 + len(CHECKED))  # every check passed: each went out
         counts.append(len(seen))
     # Claim, facts, the weekly cap, one per kind of outcome, the transactions' own: the same
     # for 8 rows and for 32, and a few, not a few per row.
