@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -136,6 +136,29 @@ def one_at_a_time(world: World, clock: FrozenClock, **config: Any) -> Dispatcher
         send_rate_per_second=None, concurrency=1, **config), worker="w1")
 
 
+def failing_on(call: int, real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """``real``, but call number ``call`` raises (a bug at that step of that batch)."""
+    calls = 0
+
+    async def wrapper(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            raise RuntimeError(f"a bug in call {call}")
+        return await real(*args)
+
+    return wrapper
+
+
+async def reminders_for(world: World, clock: FrozenClock, count: int) -> list[int]:
+    """``count`` people who started the bot, each with a webinar reminder due now."""
+    chats = users(count)
+    for chat in chats:
+        world.api.add_user(chat, "P").started = True
+    await fan_out(world.sessions, chats, clock.now())
+    return chats
+
+
 async def test_a_batch_with_every_outcome_records_each_once(
     world: World, clock: FrozenClock
 ) -> None:
@@ -199,22 +222,10 @@ async def test_a_claim_takes_no_more_than_the_batch_size(
 async def test_the_pipeline_sends_each_row_once_and_leaves_none_claimed_after_a_failure(
     world: World, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chats = users(23)
-    for chat in chats:
-        world.api.add_user(chat, "P").started = True
-    await fan_out(world.sessions, chats, clock.now())
+    chats = await reminders_for(world, clock, 23)
     dispatcher = one_at_a_time(world, clock, batch_size=5)
-    load = dispatcher.renderer.load
-    calls = 0
-
-    async def third_fails(*args: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 3:  # claimed while the second batch sends
-            raise RuntimeError("a bug while loading the third batch")
-        return await load(*args)
-
-    monkeypatch.setattr(dispatcher.renderer, "load", third_fails)
+    # The third batch is claimed while the second sends.
+    monkeypatch.setattr(dispatcher.renderer, "load", failing_on(3, dispatcher.renderer.load))
     with pytest.raises(RuntimeError):
         await dispatcher.run_until_idle()
     # The two batches in flight went out and were recorded; the third is back at once.
@@ -229,22 +240,9 @@ async def test_the_pipeline_sends_each_row_once_and_leaves_none_claimed_after_a_
 async def test_when_recording_fails_the_batch_in_flight_still_goes_out_once(
     world: World, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chats = users(12)
-    for chat in chats:
-        world.api.add_user(chat, "P").started = True
-    await fan_out(world.sessions, chats, clock.now())
+    chats = await reminders_for(world, clock, 12)
     dispatcher = one_at_a_time(world, clock, batch_size=4)
-    record = dispatcher._record
-    calls = 0
-
-    async def first_fails(session: Any, batch: Any, results: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise RuntimeError("a bug while recording the first batch")
-        await record(session, batch, results)
-
-    monkeypatch.setattr(dispatcher, "_record", first_fails)
+    monkeypatch.setattr(dispatcher, "_record", failing_on(1, dispatcher._record))
     with pytest.raises(RuntimeError):
         await dispatcher.run_until_idle()
     # The first batch recorded row by row, the second (sending meanwhile) as usual.
@@ -257,10 +255,7 @@ async def test_when_recording_fails_the_batch_in_flight_still_goes_out_once(
 async def test_a_stopped_dispatcher_puts_the_next_batch_back_at_once(
     world: World, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chats = users(10)
-    for chat in chats:
-        world.api.add_user(chat, "P").started = True
-    await fan_out(world.sessions, chats, clock.now())
+    await reminders_for(world, clock, 10)
     dispatcher = one_at_a_time(world, clock, batch_size=4)
     next_batch = dispatcher._next_batch
     prepared = asyncio.Event()
