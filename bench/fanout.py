@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import subprocess
 import sys
 import tempfile
@@ -65,6 +66,7 @@ class FanOut:
     rate: float  # messages a second from the first send to the last
     sustained: float  # after the first five seconds (past any burst)
     too_many: int
+    chats: int = 0  # chats that got a reminder (each exactly once when equal to ``sent``)
     help_p99_ms: float = 0.0
     help_max_ms: float = 0.0
     help_samples: int = 0
@@ -133,12 +135,23 @@ def _figures(api: LocalBotApi, users: set[int]) -> FanOut:
     sustained = (len(later) - 1) / (later[-1] - later[0]) if len(later) > 1 and \
         later[-1] > later[0] else 0.0
     too_many = sum(1 for c in api.calls if c.error_code == 429)
+    chats = {int(c.params.get("chat_id", 0)) for c in api.calls
+             if c.method == "sendMessage" and c.ok} & users
     return FanOut(len(times), seconds, (len(times) - 1) / seconds if seconds else 0.0,
-                  sustained, too_many)
+                  sustained, too_many, len(chats))
+
+
+def _sample(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the bot's threads on the CPU during the fan-out only (cProfile counts
+    wall time per coroutine step, which on a loaded machine blames whatever runs when the OS
+    switches away). Collapsed stacks, one a line with its sample count."""
+    return subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record",
+                             "--pid", str(pid), "--nonblocking", "--format", "raw",
+                             "-o", str(out)], stdout=subprocess.DEVNULL)
 
 
 async def run_mestring(url: str, users: list[int], *, limits: Limits, send_rate: str,
-                       limit: int | None) -> FanOut:
+                       limit: int | None, profile: Path | None = None) -> FanOut:
     async with LocalBotApi(limits=limits) as api:
         for user in [*users, HELPER]:
             api.add_user(user, "P", language_code="da").started = True
@@ -147,6 +160,7 @@ async def run_mestring(url: str, users: list[int], *, limits: Limits, send_rate:
         try:
             await api.wait_for_poller(timeout=300)
             await until_idle(proc.pid)
+            sampler = _sample(proc.pid, profile) if profile is not None else None
             expected = await _make_due(url, limit)
             helping = asyncio.Event()
             latencies: list[float] = []
@@ -165,6 +179,9 @@ async def run_mestring(url: str, users: list[int], *, limits: Limits, send_rate:
             helping.set()
             if helper is not None:
                 await helper
+            if sampler is not None:
+                sampler.send_signal(signal.SIGINT)  # py-spy writes its samples and stops
+                await asyncio.to_thread(sampler.wait, 60)
             figures = _figures(api, set(users))
             if latencies:
                 figures.help_p99_ms = percentile(latencies, 0.99) * 1000
@@ -187,6 +204,39 @@ async def run_bare(count: int, concurrency: int) -> FanOut:
         return _figures(api, set(range(first, first + count)))
 
 
+@dataclass
+class Results:
+    unpaced: FanOut  # limits off
+    bare: FanOut | None  # the floor for it
+    paced: FanOut  # limits on, with /help asked meanwhile
+    expected_unpaced: int
+    expected_paced: int
+
+
+async def measure(participants: int, teams: int, limited: int, concurrency: int = 8, *,
+                  bare: bool = True, profile: Path | None = None) -> Results:
+    """Both runs (and the bare floor unless ``bare`` is false), each on a fresh world."""
+
+    def sample(run: str) -> Path | None:
+        return profile.with_suffix(f".{run}") if profile is not None else None
+
+    note("world")
+    url, users, _ = await _world(participants, teams)
+    note("limits off: mestring")
+    unpaced = await run_mestring(url, users, limits=Limits.disabled(), send_rate="none",
+                                 limit=None, profile=sample("off"))
+    floor = None
+    if bare:
+        note("limits off: bare send loop")
+        floor = await run_bare(len(users), concurrency)
+    note("world")
+    url, users, _ = await _world(participants, teams)
+    note("limits on: mestring")
+    paced = await run_mestring(url, users, limits=Limits(), send_rate="default",
+                               limit=limited, profile=sample("on"))
+    return Results(unpaced, floor, paced, len(users), min(limited, len(users)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=10_000)
@@ -195,24 +245,16 @@ def main() -> None:
                         help="reminders sent with Telegram's limits on")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="sends at a time, as the dispatcher's DeliveryConfig.concurrency")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="sample mestring with py-spy (pip install py-spy) into "
+                        "PROFILE.off / .on "
+                        "(collapsed stacks)")
     args = parser.parse_args()
 
-    async def both() -> tuple[FanOut, FanOut, FanOut]:
-        note("world")
-        url, users, _ = await _world(args.participants, args.teams)
-        note("limits off: mestring")
-        unpaced = await run_mestring(url, users, limits=Limits.disabled(), send_rate="none",
-                                     limit=None)
-        note("limits off: bare send loop")
-        bare = await run_bare(len(users), args.concurrency)
-        note("world")
-        url, users, _ = await _world(args.participants, args.teams)
-        note("limits on: mestring")
-        paced = await run_mestring(url, users, limits=Limits(), send_rate="default",
-                                   limit=args.limited)
-        return unpaced, bare, paced
-
-    unpaced, bare, paced = asyncio.run(both())
+    results = asyncio.run(measure(args.participants, args.teams, args.limited,
+                                  args.concurrency, profile=args.profile))
+    unpaced, bare, paced = results.unpaced, results.bare, results.paced
+    assert bare is not None
     print(f"\n{args.participants} participants in {args.teams} teams; limits off: "
           f"{unpaced.sent} sent in {unpaced.seconds:.1f} s (bare: {bare.sent} in "
           f"{bare.seconds:.1f} s); limits on: {paced.sent} sent in {paced.seconds:.1f} s, "

@@ -262,7 +262,8 @@ def build_runtime(
         clock=clock or SystemClock(),
         delivery=delivery_config,
     )
-    outbox_bot = make_bot(endpoint.token, endpoint.base_url, endpoint.base_file_url)
+    outbox_bot = make_bot(endpoint.token, endpoint.base_url, endpoint.base_file_url,
+                          connections=delivery_config.concurrency)
     # Replies and the outbox share Telegram's rate; the outbox takes what replies leave.
     budget = SendBudget(delivery_config.send_rate_per_second or TELEGRAM_MESSAGES_PER_SECOND)
     delivery = DeliveryService.build(

@@ -18,13 +18,19 @@ from aiolimiter import AsyncLimiter
 TELEGRAM_MESSAGES_PER_SECOND = 30.0
 # Burst kept free for replies while the outbox sends.
 REPLY_RESERVE = 3
+# The budget's burst, in seconds of the rate. Telegram counts with a bucket of a second's
+# burst; one as large here leaves no room for a message that arrives late and then close to
+# the next (a busy event loop, the network): at full pace that is a 429. Half a second's burst
+# tolerates half a second of such jitter at the same sustained rate.
+BURST_SECONDS = 0.5
 
 
 class SendBudget:
     def __init__(self, per_second: float = TELEGRAM_MESSAGES_PER_SECOND, *,
-                 reserve: int = REPLY_RESERVE) -> None:
-        self.limiter = AsyncLimiter(per_second, 1.0)
-        self.reserve = min(reserve, max(0, int(per_second) - 1))
+                 reserve: int = REPLY_RESERVE, burst_seconds: float = BURST_SECONDS) -> None:
+        self.burst = max(1, round(per_second * burst_seconds))
+        self.limiter = AsyncLimiter(self.burst, self.burst / per_second)
+        self.reserve = min(reserve, self.burst - 1)
         self._tick = 1.0 / per_second
 
     async def spare(self) -> None:

@@ -59,6 +59,15 @@ class BatchFacts:
     memberships: dict[int, Membership] = field(default_factory=dict)
     teams: dict[int, Team] = field(default_factory=dict)
     webinars: dict[int, WebinarSession] = field(default_factory=dict)
+    # What the kinds' checks read, loaded only when the batch has such rows:
+    # (membership id, module no) -> progress (module openings, preparation nudges),
+    progress: dict[tuple[int, int], ModuleProgress] = field(default_factory=dict)
+    # (membership id, occasion) answered (check-ins, their reminders, evaluations),
+    answered: set[tuple[int, str]] = field(default_factory=set)
+    # check-in prompts sent, by dedup key (check-in reminders),
+    prompts_sent: set[str] = field(default_factory=set)
+    # and what several rows of a batch share (a team's calendar in a language).
+    shared: dict[tuple[object, ...], Any] = field(default_factory=dict)
 
 
 def _ids(rows: Sequence[OutboxMessage], key: str) -> set[int]:
@@ -89,7 +98,37 @@ class Renderer:
         if webinar_ids:
             facts.webinars = {w.id: w for w in await session.scalars(
                 select(WebinarSession).where(WebinarSession.id.in_(webinar_ids)))}
+        await self._load_checks(session, rows, facts)
         return facts
+
+    async def _load_checks(
+        self, session: AsyncSession, rows: Sequence[OutboxMessage], facts: BatchFacts
+    ) -> None:
+        """What the kinds' checks need, one query per kind of fact instead of one per row."""
+        def memberships_of(kinds: set[str]) -> set[int]:
+            return _ids([r for r in rows if r.kind in kinds], "membership_id")
+
+        with_progress = memberships_of({Kind.MODULE_OPEN, Kind.PREP_NUDGE})
+        if with_progress:
+            facts.progress = {(p.membership_id, p.module_no): p for p in await session.scalars(
+                select(ModuleProgress).where(ModuleProgress.membership_id.in_(with_progress)))}
+        prompted = memberships_of({Kind.CHECKIN, Kind.CHECKIN_REMINDER, Kind.EVALUATION})
+        if prompted:
+            facts.answered = {(membership_id, str(occasion)) for membership_id, occasion in
+                              await session.execute(select(
+                                  QuestionnaireResponse.membership_id,
+                                  QuestionnaireResponse.occasion,
+                              ).where(QuestionnaireResponse.membership_id.in_(prompted),
+                                      QuestionnaireResponse.completed_at.is_not(None)))}
+        prompt_keys = {keys.checkin_prompt(int(r.payload["membership_id"]),
+                                           int(r.payload.get("module_no") or 0))
+                       for r in rows if r.kind == Kind.CHECKIN_REMINDER
+                       and (r.payload or {}).get("membership_id") is not None}
+        if prompt_keys:
+            facts.prompts_sent = set(await session.scalars(
+                select(OutboxMessage.dedup_key).where(
+                    OutboxMessage.dedup_key.in_(prompt_keys),
+                    OutboxMessage.status == OutboxStatus.SENT)))
 
     def team_of(self, row: OutboxMessage, facts: BatchFacts) -> Team | None:
         membership = facts.memberships.get(int((row.payload or {}).get("membership_id") or 0))
@@ -131,7 +170,7 @@ class Renderer:
         return await kind_renderer(session, Due(
             row=row, payload=payload, membership=membership, team=team,
             tr=self.tr_for(person, team), tz=zone_for(person, team),
-            webinar=facts.webinars.get(int(payload.get("webinar_id") or 0)),
+            webinar=facts.webinars.get(int(payload.get("webinar_id") or 0)), facts=facts,
         ))
 
 
@@ -146,6 +185,7 @@ class Due:
     tr: Tr
     tz: ZoneInfo
     webinar: WebinarSession | None
+    facts: BatchFacts
 
     @property
     def module_no(self) -> int:
@@ -192,12 +232,15 @@ async def _with_calendar(session: AsyncSession, due: Due, screen: Screen) -> Scr
     """The notice carries the updated calendar, so the phone's event follows the change."""
     if due.team is None:
         return screen
-    return webinar_calendar.attach(
-        screen, await webinar_calendar.team_calendar(session, due.team, due.tr))
+    # The same file for everybody in the team who reads this language: built once a batch.
+    key = ("calendar", due.team.id, due.tr.locale)
+    if key not in due.facts.shared:
+        due.facts.shared[key] = await webinar_calendar.team_calendar(session, due.team, due.tr)
+    return webinar_calendar.attach(screen, due.facts.shared[key])
 
 
 async def _module_open(session: AsyncSession, due: Due) -> Rendered | Skip:
-    progress = await _progress(session, due.membership, due.module_no)
+    progress = _progress(due)
     if progress is not None and progress.opened_at is not None:
         return Skip("module already open")
     assert due.membership is not None
@@ -208,7 +251,7 @@ async def _module_open(session: AsyncSession, due: Due) -> Rendered | Skip:
 async def _prep_nudge(session: AsyncSession, due: Due) -> Rendered | Skip:
     if due.webinar is None or not due.webinar_is(SessionStatus.SCHEDULED):
         return Skip("webinar changed")
-    progress = await _progress(session, due.membership, due.module_no)
+    progress = _progress(due)
     if progress is not None and progress.done_at is not None:
         return Skip("already prepared")
     return Rendered(reminders.prep_nudge_screen(
@@ -216,32 +259,36 @@ async def _prep_nudge(session: AsyncSession, due: Due) -> Rendered | Skip:
 
 
 async def _checkin(session: AsyncSession, due: Due) -> Rendered | Skip:
-    occasion = await _unanswered(session, due)
+    occasion = _unanswered(due)
     if isinstance(occasion, Skip):
         return occasion
     return Rendered(reminders.checkin_prompt_screen(due.tr, due.module_no, occasion, due.row.id))
 
 
 async def _checkin_reminder(session: AsyncSession, due: Due) -> Rendered | Skip:
-    occasion = await _unanswered(session, due)
+    occasion = _unanswered(due)
     if isinstance(occasion, Skip):
         return occasion
-    if not await _prompt_sent(session, due.membership, due.module_no):
+    if not _prompt_sent(due):
         return Skip("check-in was never sent")
     return Rendered(reminders.checkin_prompt_screen(
         due.tr, due.module_no, occasion, due.row.id, reminder=True))
 
 
 async def _evaluation(session: AsyncSession, due: Due) -> Rendered | Skip:
-    occasion = await _unanswered(session, due)
+    occasion = _unanswered(due)
     if isinstance(occasion, Skip):
         return occasion
     return Rendered(reminders.evaluation_prompt_screen(due.tr, occasion, due.row.id))
 
 
 async def _broadcast(session: AsyncSession, due: Due) -> Rendered | Skip:
-    screen = await instructor_broadcast.broadcast_message(
-        session, int(due.payload.get("broadcast_id") or 0), due.tr)
+    # One broadcast goes to the whole team: read and built once a batch per language.
+    key = ("broadcast", int(due.payload.get("broadcast_id") or 0), due.tr.locale)
+    if key not in due.facts.shared:
+        due.facts.shared[key] = await instructor_broadcast.broadcast_message(
+            session, int(key[1]), due.tr)
+    screen = due.facts.shared[key]
     return Rendered(screen) if screen is not None else Skip("broadcast withdrawn")
 
 
@@ -315,16 +362,13 @@ RENDERERS: dict[str, KindRenderer] = {
 }
 
 
-async def _progress(
-    session: AsyncSession, membership: Membership | None, module_no: int
-) -> ModuleProgress | None:
-    if membership is None:
+def _progress(due: Due) -> ModuleProgress | None:
+    if due.membership is None:
         return None
-    return await session.scalar(select(ModuleProgress).where(
-        ModuleProgress.membership_id == membership.id, ModuleProgress.module_no == module_no))
+    return due.facts.progress.get((due.membership.id, due.module_no))
 
 
-async def _unanswered(session: AsyncSession, due: Due) -> Occasion | Skip:
+def _unanswered(due: Due) -> Occasion | Skip:
     """The occasion a prompt asks about, unless it was answered meanwhile."""
     try:
         occasion = Occasion.parse(str(due.payload.get("occasion")))
@@ -332,20 +376,11 @@ async def _unanswered(session: AsyncSession, due: Due) -> Occasion | Skip:
         return Skip("unknown occasion")
     if due.membership is None:
         return occasion
-    done = await session.scalar(select(QuestionnaireResponse.id).where(
-        QuestionnaireResponse.membership_id == due.membership.id,
-        QuestionnaireResponse.occasion == str(occasion),
-        QuestionnaireResponse.completed_at.is_not(None),
-    ).limit(1))
-    return occasion if done is None else Skip("already answered")
+    answered = (due.membership.id, str(occasion)) in due.facts.answered
+    return Skip("already answered") if answered else occasion
 
 
-async def _prompt_sent(
-    session: AsyncSession, membership: Membership | None, module_no: int
-) -> bool:
-    if membership is None:
+def _prompt_sent(due: Due) -> bool:
+    if due.membership is None:
         return False
-    status = await session.scalar(select(OutboxMessage.status).where(
-        OutboxMessage.dedup_key == keys.checkin_prompt(membership.id, module_no)))
-    return status == OutboxStatus.SENT
-
+    return keys.checkin_prompt(due.membership.id, due.module_no) in due.facts.prompts_sent

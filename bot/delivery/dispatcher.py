@@ -36,7 +36,7 @@ from dialogs.delivery import outbox
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import PACED_KINDS
 from dialogs.delivery.pacing import Action, gate
-from dialogs.outbox_render import Rendered, Renderer, Skip
+from dialogs.outbox_render import Renderer, Skip
 from dialogs.screen import Screen
 from storage.clock import Clock
 from storage.models import OutboxMessage, OutboxStatus
@@ -125,12 +125,15 @@ class _Outgoing:
     chat_id: int
     person_id: int | None
     kind: str
+    attempts: int
+    paced: bool  # counts towards the person's weekly cap
     screen: Screen
     opens_module: tuple[int, int] | None
 
 
 @dataclass
 class _Batch:
+    row_ids: list[int] = field(default_factory=list)
     outgoing: list[_Outgoing] = field(default_factory=list)
     report: DispatchReport = field(default_factory=DispatchReport)
 
@@ -164,25 +167,103 @@ class Dispatcher:
         # its own (a test's worker) gets a budget of its own at the configured rate.
         self._pacer = (budget or SendBudget(rate, reserve=0)) if rate else None
 
+    def _holding(self) -> bool:
+        return self.hold_until is not None and self.clock.now() < self.hold_until
+
     async def run_batch(self) -> DispatchReport:
         """Claim, send and record one batch of due rows."""
-        now = self.clock.now()
-        if self.hold_until is not None and now < self.hold_until:
+        if self._holding():
             return DispatchReport(held=True)
+        batch = await self._next_batch(in_flight=None)
+        if batch is None:
+            return DispatchReport()
+        results = await self._send_all(batch.outgoing)
+        await self._settle(batch, results)
+        return batch.report
+
+    async def run_until_idle(self, max_batches: int = 1000) -> DispatchReport:
+        """Batches until nothing is due now (or flood control says wait), two in flight:
+        while one batch sends, the next is claimed and prepared, and it starts sending as
+        soon as the first is out, while the first is recorded. A third is claimed only once
+        the first is recorded, so a crash leaves at most two batches to their lease; a
+        batch claimed but not yet sending is put back at once if anything fails or the task
+        is cancelled."""
+        if self._holding():
+            return DispatchReport(held=True)
+        total = DispatchReport()
+        sending: _Batch | None = await self._next_batch(in_flight=None)
+        task = self._start_sending(sending, frozenset())
+        upcoming: _Batch | None = None
+        taken = 1 if sending is not None else 0
+        try:
+            while sending is not None:
+                assert task is not None
+                if taken < max_batches:
+                    upcoming = await self._next_batch(in_flight=sending)
+                    taken += upcoming is not None
+                results = await task
+                self._note_flood(results)
+                if upcoming is not None and self._holding():
+                    await self._release_unsent(upcoming.row_ids)
+                    upcoming = None
+                done, sending, upcoming = sending, upcoming, None
+                task = self._start_sending(sending, _gone(done, results))
+                await self._settle(done, results)
+                total += done.report
+        except Exception:
+            if upcoming is not None:  # claimed, never sent: back for the next tick
+                await self._release_unsent(upcoming.row_ids)
+            if task is not None and sending is not None:
+                await self._finish_in_flight(task, sending)
+            raise
+        except BaseException:  # cancelled: the bot stops
+            if task is not None:
+                task.cancel()  # what was being sent waits for its lease
+            if upcoming is not None:
+                await self._release_unsent(upcoming.row_ids)
+            raise
+        return total
+
+    def _start_sending(
+        self, batch: _Batch | None, gone: frozenset[int]
+    ) -> asyncio.Task[dict[int, SendResult]] | None:
+        if batch is None:
+            return None
+        return asyncio.ensure_future(self._send_all(batch.outgoing, gone=gone))
+
+    async def _finish_in_flight(
+        self, task: asyncio.Task[dict[int, SendResult]], batch: _Batch
+    ) -> None:
+        """After a failure elsewhere, the batch already sending goes out and is recorded."""
+        try:
+            results = await task
+            self._note_flood(results)
+            await self._settle(batch, results)
+        except Exception:
+            log.exception("outbox batch in flight left for its lease")
+
+    async def _next_batch(self, *, in_flight: _Batch | None) -> _Batch | None:
+        """Claim and prepare a batch (``None`` when nothing is due). A batch that fails before
+        sending (a database error past its retries, a bug) puts its rows back at once, for
+        the next tick, not the lease."""
+        now = self.clock.now()
         rows = await retrying(lambda: self._in_transaction(lambda session: outbox.claim_due(
             session, now=now, worker=self.worker, limit=self.config.batch_size,
             lease=self.config.lease)), what="outbox claim")
         if not rows:
-            return DispatchReport()
+            return None
         try:
             batch = await retrying(lambda: self._in_transaction(
-                lambda session: self._prepare(session, rows, now)), what="outbox prepare")
+                lambda session: self._prepare(session, rows, now, in_flight)),
+                what="outbox prepare")
         except BaseException:
-            # Nothing was sent: back to pending at once, for the next tick (not the lease).
             await self._release_unsent([row.id for row in rows])
             raise
+        batch.row_ids = [row.id for row in rows]
         batch.report.claimed = len(rows)
-        results = await self._send_all(batch.outgoing)
+        return batch
+
+    async def _settle(self, batch: _Batch, results: dict[int, SendResult]) -> None:
         try:
             await retrying(lambda: self._in_transaction(
                 lambda session: self._record(session, batch, results)), what="outbox record")
@@ -190,7 +271,6 @@ class Dispatcher:
             log.exception("outbox record failed: recording row by row")
             await self._record_one_by_one(batch, results)
             raise
-        return batch.report
 
     async def _in_transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self.sessions.begin() as session:
@@ -221,28 +301,24 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox row=%s left for its lease", item.row_id)
 
-    async def run_until_idle(self, max_batches: int = 1000) -> DispatchReport:
-        """Batches until nothing is due now (or flood control says wait)."""
-        total = DispatchReport()
-        for _ in range(max_batches):
-            report = await self.run_batch()
-            total += report
-            if report.held or report.claimed == 0:
-                break
-        return total
-
     # -- 2. decide and render ----------------------------------------------------------------
     async def _prepare(
-        self, session: AsyncSession, rows: Sequence[OutboxMessage], now: datetime
+        self, session: AsyncSession, rows: Sequence[OutboxMessage], now: datetime,
+        in_flight: _Batch | None,
     ) -> _Batch:
         batch = _Batch()
+        outcomes: list[outbox.Outcome] = []
         facts = await self.renderer.load(session, rows)
         recent = await outbox.paced_sent_since(
             session, facts.persons, PACED_KINDS, now - timedelta(days=7))
+        # The batch still sending is not recorded yet: its paced messages count already.
+        for item in in_flight.outgoing if in_flight is not None else ():
+            if item.paced and item.person_id is not None:
+                recent.setdefault(item.person_id, []).append(now)
         for row in rows:
             person = facts.persons.get(row.person_id or 0)
             if person is None:
-                await self._finish(session, row, OutboxStatus.CANCELLED, "no recipient", batch)
+                outcomes.append(_final(row.id, OutboxStatus.CANCELLED, "no recipient"))
                 continue
             team = self.renderer.team_of(row, facts)
             decision = gate(
@@ -252,13 +328,13 @@ class Dispatcher:
                 recent_paced=recent.get(person.id, []), config=self.config,
             )
             if decision.action is Action.EXPIRE:
-                await self._finish(session, row, OutboxStatus.EXPIRED, decision.reason, batch)
+                outcomes.append(_final(row.id, OutboxStatus.EXPIRED, decision.reason))
             elif decision.action is Action.CANCEL:
-                await self._finish(session, row, OutboxStatus.CANCELLED, decision.reason, batch)
+                outcomes.append(_final(row.id, OutboxStatus.CANCELLED, decision.reason))
             elif decision.action is Action.DEFER:
                 assert decision.until is not None
-                await outbox.release(session, row.id, worker=self.worker, due_at=decision.until)
-                batch.report.deferred += 1
+                outcomes.append(outbox.Outcome(row.id, OutboxStatus.PENDING,
+                                               due_at=decision.until))
             else:
                 try:
                     rendered = await self.renderer.render(session, row, facts)
@@ -269,51 +345,45 @@ class Dispatcher:
                     # batch: it fails alone, and the log says why.
                     log.exception("outbox row=%s kind=%s could not be rendered", row.id,
                                   row.kind)
-                    await self._finish(session, row, OutboxStatus.FAILED, "could not render",
-                                       batch)
+                    outcomes.append(_final(row.id, OutboxStatus.FAILED, "could not render"))
                     continue
                 if isinstance(rendered, Skip):
-                    await self._finish(session, row, OutboxStatus.CANCELLED, rendered.reason,
-                                       batch)
+                    outcomes.append(_final(row.id, OutboxStatus.CANCELLED, rendered.reason))
                     continue
-                if row.kind in PACED_KINDS and not (row.payload or {}).get("on_join"):
+                paced = row.kind in PACED_KINDS and not (row.payload or {}).get("on_join")
+                if paced:
                     # Count it now, so two rows for one person in one batch respect the cap.
                     recent.setdefault(person.id, []).append(now)
-                batch.outgoing.append(self._outgoing(row, rendered))
+                batch.outgoing.append(_Outgoing(
+                    row.id, row.chat_id, row.person_id, row.kind, row.attempts, paced,
+                    rendered.screen, rendered.opens_module))
+        # Everything decided without sending, in one statement per kind of outcome.
+        await outbox.settle_many(session, outcomes, worker=self.worker)
+        _count(batch.report, outcomes, released="deferred")
         return batch
 
-    @staticmethod
-    def _outgoing(row: OutboxMessage, rendered: Rendered) -> _Outgoing:
-        return _Outgoing(row.id, row.chat_id, row.person_id, row.kind, rendered.screen,
-                         rendered.opens_module)
-
-    async def _finish(
-        self, session: AsyncSession, row: OutboxMessage, status: OutboxStatus, reason: str,
-        batch: _Batch,
-    ) -> None:
-        await outbox.finish(session, row.id, status, worker=self.worker, error=reason)
-        if status is OutboxStatus.EXPIRED:
-            batch.report.expired += 1
-        elif status is OutboxStatus.FAILED:
-            batch.report.failed += 1
-        else:
-            batch.report.cancelled += 1
-
     # -- 3. send -----------------------------------------------------------------------------
-    async def _send_all(self, outgoing: Sequence[_Outgoing]) -> dict[int, SendResult]:
+    async def _send_all(
+        self, outgoing: Sequence[_Outgoing], *, gone: frozenset[int] = frozenset()
+    ) -> dict[int, SendResult]:
+        """Send a batch; ``gone``: people the batch before found unreachable (their rows
+        here were claimed before that was known, and are not tried)."""
         results: dict[int, SendResult] = {}
         flood = asyncio.Event()
         slots = asyncio.Semaphore(self.config.concurrency)
         by_chat: dict[int, list[_Outgoing]] = {}
         for item in outgoing:
-            by_chat.setdefault(item.chat_id, []).append(item)
+            if item.person_id in gone:
+                results[item.row_id] = Abandoned("unreachable in the batch before")
+            else:
+                by_chat.setdefault(item.chat_id, []).append(item)
 
         async def one_chat(items: list[_Outgoing]) -> None:
             # One chat's rows go in order, one at a time (Telegram allows ~1/s per chat).
-            gone: Unreachable | None = None
+            lost: Unreachable | None = None
             for item in items:
-                if gone is not None:
-                    results[item.row_id] = Abandoned(gone.reason)
+                if lost is not None:
+                    results[item.row_id] = Abandoned(lost.reason)
                     continue
                 if flood.is_set():
                     results[item.row_id] = NotAttempted()
@@ -332,24 +402,31 @@ class Dispatcher:
                 if isinstance(result, TooManyRequests):
                     flood.set()
                 elif isinstance(result, Unreachable):
-                    gone = result
+                    lost = result
 
         await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
         return results
+
+    def _note_flood(self, results: dict[int, SendResult]) -> None:
+        """A 429 holds the whole outbox for as long as Telegram asked."""
+        waits = [r.retry_after for r in results.values() if isinstance(r, TooManyRequests)]
+        if waits:
+            self.hold_until = self.clock.now() + timedelta(seconds=max(waits))
+            log.warning("outbox flood control: holding %.0fs", max(waits))
 
     # -- 4. record ---------------------------------------------------------------------------
     async def _record(
         self, session: AsyncSession, batch: _Batch, results: dict[int, SendResult]
     ) -> None:
+        """Every outcome of the batch in one statement per kind of outcome: sent rows, the
+        modules they opened (two), retries, failures, cancellations, people unreachable
+        (two) — a bounded number of statements however large the batch."""
         now = self.clock.now()
         report = batch.report
-        waits = [r.retry_after for r in results.values() if isinstance(r, TooManyRequests)]
-        if waits:
-            self.hold_until = now + timedelta(seconds=max(waits))
-            log.warning("outbox flood control: holding %.0fs", max(waits))
-        unreachable_people: set[int] = set()
         delivered: list[tuple[int, int | None]] = []
         opened: list[tuple[int, int]] = []
+        outcomes: list[outbox.Outcome] = []
+        unreachable: dict[int, str] = {}
         for item in batch.outgoing:
             result = results.get(item.row_id, NotAttempted())
             match result:
@@ -359,61 +436,75 @@ class Dispatcher:
                         opened.append(item.opens_module)
                     report.sent += 1
                 case TooManyRequests(retry_after):
-                    await outbox.release(
-                        session, item.row_id, worker=self.worker,
+                    outcomes.append(outbox.Outcome(
+                        item.row_id, OutboxStatus.PENDING,
                         due_at=now + timedelta(seconds=retry_after),
-                        error=f"Too Many Requests: retry after {retry_after:.0f}")
-                    report.retried += 1
+                        error=f"Too Many Requests: retry after {retry_after:.0f}"))
                 case NotAttempted():
-                    await outbox.release(session, item.row_id, worker=self.worker,
-                                         due_at=self.hold_until or now)
-                    report.retried += 1
+                    outcomes.append(outbox.Outcome(item.row_id, OutboxStatus.PENDING,
+                                                   due_at=self.hold_until or now))
                 case Abandoned(reason):
-                    await outbox.finish(session, item.row_id, OutboxStatus.CANCELLED,
-                                        worker=self.worker,
-                                        error=f"{outbox.UNREACHABLE}: {reason}")
-                    report.cancelled += 1
+                    outcomes.append(_final(item.row_id, OutboxStatus.CANCELLED,
+                                           f"{outbox.UNREACHABLE}: {reason}"))
                 case Unreachable(reason):
-                    await outbox.finish(session, item.row_id, OutboxStatus.FAILED,
-                                        worker=self.worker, error=reason, attempted=True)
-                    report.failed += 1
-                    if item.person_id is not None and item.person_id not in unreachable_people:
-                        unreachable_people.add(item.person_id)
-                        await outbox.mark_unreachable(session, item.person_id, now=now,
-                                                      reason=reason)
-                        report.unreachable += 1
+                    outcomes.append(_final(item.row_id, OutboxStatus.FAILED, reason,
+                                           attempted=True))
+                    if item.person_id is not None:
+                        unreachable.setdefault(item.person_id, reason)
                     log.info("outbox row=%s kind=%s to=%s unreachable: %s", item.row_id,
                              item.kind, pseudonym(item.chat_id), reason)
                 case Transient(reason):
-                    attempts = await self._attempts(session, item.row_id) + 1
+                    attempts = item.attempts + 1
                     if attempts >= self.config.max_attempts:
-                        await outbox.finish(session, item.row_id, OutboxStatus.FAILED,
-                                            worker=self.worker, error=reason, attempted=True)
-                        report.failed += 1
+                        outcomes.append(_final(item.row_id, OutboxStatus.FAILED, reason,
+                                               attempted=True))
                         log.warning("outbox row=%s kind=%s to=%s failed after %d attempts: %s",
                                     item.row_id, item.kind, pseudonym(item.chat_id), attempts,
                                     reason)
                     else:
-                        await outbox.release(
-                            session, item.row_id, worker=self.worker,
+                        outcomes.append(outbox.Outcome(
+                            item.row_id, OutboxStatus.PENDING,
                             due_at=now + self.config.backoff(attempts), error=reason,
-                            attempted=True)
-                        report.retried += 1
+                            attempted=True))
                 case Rejected(reason):
-                    await outbox.finish(session, item.row_id, OutboxStatus.FAILED,
-                                        worker=self.worker, error=reason, attempted=True)
-                    report.failed += 1
+                    outcomes.append(_final(item.row_id, OutboxStatus.FAILED, reason,
+                                           attempted=True))
                     log.error("outbox row=%s kind=%s rejected by Telegram: %s", item.row_id,
                               item.kind, reason)
-        # What went out, the bulk of a batch, is recorded in one statement, and the modules
-        # those messages opened in two.
         await outbox.record_sent_many(session, delivered, now=now)
         await open_modules(session, opened, now)
+        await outbox.settle_many(session, outcomes, worker=self.worker)
+        await outbox.mark_unreachable_many(session, unreachable, now=now)
+        _count(report, outcomes, released="retried")
+        report.unreachable += len(unreachable)
         if report.claimed:
             log.info("outbox batch claimed=%d sent=%d retried=%d deferred=%d expired=%d "
                      "cancelled=%d failed=%d", report.claimed, report.sent, report.retried,
                      report.deferred, report.expired, report.cancelled, report.failed)
 
-    async def _attempts(self, session: AsyncSession, row_id: int) -> int:
-        row = await session.get(OutboxMessage, row_id)
-        return row.attempts if row is not None else 0
+
+def _final(row_id: int, status: OutboxStatus, reason: str, *,
+           attempted: bool = False) -> outbox.Outcome:
+    return outbox.Outcome(row_id, status, error=reason, attempted=attempted)
+
+
+def _count(report: DispatchReport, outcomes: Sequence[outbox.Outcome], *,
+           released: str) -> None:
+    """Add outcomes to the report; a row back to pending counts as ``released`` ("deferred"
+    by the gate before sending, "retried" after)."""
+    for outcome in outcomes:
+        match outcome.status:
+            case OutboxStatus.PENDING:
+                setattr(report, released, getattr(report, released) + 1)
+            case OutboxStatus.EXPIRED:
+                report.expired += 1
+            case OutboxStatus.FAILED:
+                report.failed += 1
+            case _:
+                report.cancelled += 1
+
+
+def _gone(batch: _Batch, results: dict[int, SendResult]) -> frozenset[int]:
+    """The people a batch found unreachable."""
+    return frozenset(item.person_id for item in batch.outgoing if item.person_id is not None
+                     and isinstance(results.get(item.row_id), Unreachable))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -110,21 +110,22 @@ async def claim_due(
     UPDATE takes the write lock first and re-checks the status in its own WHERE, so a row
     another worker claimed in between is not taken twice.
     """
-    # Two statements: as one (UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED))
-    # PostgreSQL may run the locking subquery again per row, skipping what it has just
-    # locked, and so claim every due row instead of a batch (tests/delivery/test_claim_limit.py).
-    candidates = list(await session.scalars(
+    # A MATERIALIZED CTE runs once. As a plain ``IN (subquery)``, PostgreSQL may run the
+    # subquery again for each row it updates, and FOR UPDATE then skips the rows this very
+    # statement has just changed: every run yields the next rows, and the claim took every
+    # due row whatever the limit.
+    candidates = (
         select(Outbox.id)
         .where(_claimable(now))
         .order_by(Outbox.due_at, Outbox.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    ))
-    if not candidates:
-        return []
+        .cte("candidates")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
     stmt = (
         update(Outbox)
-        .where(Outbox.id.in_(candidates), _claimable(now))
+        .where(Outbox.id.in_(select(candidates.c.id)), _claimable(now))
         .values(status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=now + lease)
         .returning(Outbox.id)
         .execution_options(synchronize_session=False)
@@ -238,6 +239,46 @@ async def _update_claimed(
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a claimed row that was not sent: back to pending, due at ``due_at``
+    (a retry or a deferral), or a final status (failed, expired, cancelled)."""
+
+    row_id: int
+    status: OutboxStatus
+    due_at: datetime | None = None
+    error: str | None = None
+    attempted: bool = False
+
+
+async def settle_many(session: AsyncSession, outcomes: Sequence[Outcome], *, worker: str) -> None:
+    """Record a batch's outcomes other than sent: one executemany per status, each row
+    guarded by this worker's claim (as :func:`release` and :func:`finish` one at a time)."""
+    table = Outbox.__table__
+    by_status: dict[OutboxStatus, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_status.setdefault(outcome.status, []).append(outcome)
+    for status, group in by_status.items():
+        values: dict[str, Any] = {
+            "status": status, "claimed_until": None,
+            # An outcome without an error keeps the row's last one, as release() does.
+            "last_error": func.coalesce(bindparam("new_error", type_=table.c.last_error.type),
+                                        table.c.last_error),
+            "attempts": table.c.attempts + bindparam("attempted", type_=table.c.attempts.type),
+        }
+        if status is OutboxStatus.PENDING:
+            values |= {"due_at": bindparam("new_due_at", type_=table.c.due_at.type),
+                       "claimed_by": None}
+        await session.execute(
+            update(table).where(table.c.id == bindparam("row_id"),
+                                table.c.status == OutboxStatus.CLAIMED,
+                                table.c.claimed_by == worker).values(**values),
+            [{"row_id": o.row_id, "new_due_at": o.due_at, "attempted": int(o.attempted),
+              "new_error": clip_error(o.error) if o.error is not None else None}
+             for o in group],
+        )
+
+
 async def cancel_pending(
     session: AsyncSession,
     *,
@@ -270,6 +311,29 @@ async def mark_unreachable(
         .execution_options(synchronize_session=False)
     )
     return await cancel_pending(session, person_id=person_id, reason=f"{UNREACHABLE}: {reason}")
+
+
+async def mark_unreachable_many(
+    session: AsyncSession, reasons: dict[int, str], *, now: datetime
+) -> None:
+    """:func:`mark_unreachable` for the people a batch found unreachable (person id: Telegram's
+    reason), in two statements."""
+    if not reasons:
+        return
+    await session.execute(
+        update(Person)
+        .where(Person.id.in_(list(reasons)), Person.unreachable_at.is_(None))
+        .values(unreachable_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    table = Outbox.__table__
+    await session.execute(
+        update(table).where(table.c.person_id == bindparam("person"),
+                            table.c.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED, last_error=bindparam("reason")),
+        [{"person": person_id, "reason": clip_error(f"{UNREACHABLE}: {reason}")}
+         for person_id, reason in reasons.items()],
+    )
 
 
 async def paced_sent_since(
