@@ -119,7 +119,7 @@ async def seed(
             ])
             person_ids = dict((await session.execute(select(
                 Person.telegram_user_id, Person.id).where(Person.telegram_user_id >= first_user)
-            )).tuples().all())
+            )).all())
             team_of = [team_id for team_id, size in zip(team_ids, sizes, strict=True)
                        for _ in range(size)]
             await session.execute(insert(Membership), [
