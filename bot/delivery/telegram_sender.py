@@ -34,7 +34,10 @@ def make_bot(token: str, base_url: str, base_file_url: str, *, connections: int 
     """A Bot for the outbox with a connection pool as wide as its concurrency."""
     request = HTTPXRequest(connection_pool_size=connections, read_timeout=timeout,
                            write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout)
-    return Bot(token, base_url=base_url, base_file_url=base_file_url, request=request)
+    # The outbox never polls: one HTTP client for both of PTB's slots, not a second one with
+    # its own TLS context (loading the CA bundle costs each worker ~60 ms and a megabyte).
+    return Bot(token, base_url=base_url, base_file_url=base_file_url, request=request,
+               get_updates_request=request)
 
 
 def _retry_seconds(error: RetryAfter) -> float:
