@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
+from bench.world import midday_zone
 from storage.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_async
@@ -59,7 +60,10 @@ async def test_killed_worker_loses_nothing_and_repeats_at_most_what_was_in_fligh
                 (await client.post(f"/_sim/users/{user}/text", json={"text": "/start"})
                  ).raise_for_status()
             sessions = create_sessionmaker(engine)
-            await fan_out(sessions, users, SystemClock().now())
+            # Real time: the team lives where it is midday now, or after 21:00 in Copenhagen
+            # the reminders would wait for the morning (quiet hours) and nothing be sent.
+            now = SystemClock().now()
+            await fan_out(sessions, users, now, timezone=midday_zone(now))
 
             def worker() -> subprocess.Popen[str]:
                 proc = _start("-m", "tests.delivery.crash_worker", url, root, token,

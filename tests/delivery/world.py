@@ -71,11 +71,12 @@ async def open_world(database_url: str, api: LocalBotApi) -> AsyncIterator[World
 
 
 async def fan_out(
-    sessions: async_sessionmaker[AsyncSession], user_ids: Sequence[int], now: datetime
+    sessions: async_sessionmaker[AsyncSession], user_ids: Sequence[int], now: datetime,
+    *, timezone: str = "Europe/Copenhagen",
 ) -> None:
     """One team with these participants and one due webinar reminder for each."""
     async with sessions.begin() as session:
-        team = await make_team(session, name=f"Fan {len(user_ids)}")
+        team = await make_team(session, name=f"Fan {len(user_ids)}", timezone=timezone)
         members = await add_members(session, team, user_ids, joined_at=now - timedelta(days=1))
         first = (await queries.team_sessions(session, team.id))[0]
         await outbox.add_rows(session, [
