@@ -17,11 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.bulk import insert_ignoring
 from storage.models import InboxUpdate
 
 
@@ -36,12 +35,8 @@ async def record(
     now: datetime,
 ) -> bool:
     """Record an update unless its id is known already (a resend); True when it is new."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(InboxUpdate).values(
-        update_id=update_id, chat_key=chat_key, payload=payload, received_at=now,
-    ).on_conflict_do_nothing(index_elements=[InboxUpdate.update_id])
-    result = await session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    row = {"update_id": update_id, "chat_key": chat_key, "payload": payload, "received_at": now}
+    return await insert_ignoring(session, InboxUpdate, [row], ["update_id"]) == 1
 
 
 def _claimable(now: datetime) -> Any:

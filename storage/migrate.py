@@ -66,7 +66,7 @@ def upgrade_if_behind(url: str) -> bool:
     ``mestring db upgrade`` in production) is recognised with one query and no Alembic import.
     """
     _refuse_inside_event_loop("upgrade_if_behind", "upgrade_async")
-    if asyncio.run(_with_connection(url, _stamped_revision)) == newest_revision():
+    if current(url) == newest_revision():
         return False
     upgrade(url)
     return True
@@ -90,11 +90,11 @@ def newest_revision() -> str:
 def current(url: str) -> str | None:
     """The revision the database at `url` is at, or None if it was never migrated."""
     _refuse_inside_event_loop("current", "current_async")
-    return asyncio.run(_with_connection(url, _current_revision))
+    return asyncio.run(_with_connection(url, _stamped_revision))
 
 
 async def current_async(url: str) -> str | None:
-    return await _with_connection(url, _current_revision)
+    return await _with_connection(url, _stamped_revision)
 
 
 def head() -> str:
@@ -105,12 +105,6 @@ def head() -> str:
     if len(heads) != 1:
         raise RuntimeError(f"expected one migration head, found {heads}")
     return heads[0]
-
-
-def _current_revision(connection: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(connection).get_current_revision()
 
 
 def _stamped_revision(connection: Connection) -> str | None:

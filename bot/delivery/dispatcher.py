@@ -296,8 +296,9 @@ class Dispatcher:
                         await outbox.record_sent(session, item.row_id, now=now,
                                                  message_id=result.message_id)
                     else:
-                        await outbox.release(session, item.row_id, worker=self.worker,
-                                             due_at=now)
+                        await outbox.settle_many(session, [outbox.Outcome(
+                            item.row_id, OutboxStatus.PENDING, due_at=now)],
+                            worker=self.worker)
             except Exception:
                 log.exception("outbox row=%s left for its lease", item.row_id)
 

@@ -142,12 +142,6 @@ async def claim_due(
     return list(rows)
 
 
-def _mine(row_id: int, worker: str) -> ColumnElement[bool]:
-    return and_(
-        Outbox.id == row_id, Outbox.status == OutboxStatus.CLAIMED, Outbox.claimed_by == worker
-    )
-
-
 async def record_sent(
     session: AsyncSession, row_id: int, *, now: datetime, message_id: int | None
 ) -> None:
@@ -178,23 +172,6 @@ async def record_sent_many(
     )
 
 
-async def release(
-    session: AsyncSession,
-    row_id: int,
-    *,
-    worker: str,
-    due_at: datetime,
-    error: str | None = None,
-    attempted: bool = False,
-) -> None:
-    """Back to pending, due at ``due_at`` (a retry, or a deferral for quiet hours/pacing)."""
-    values: dict[str, Any] = {
-        "status": OutboxStatus.PENDING, "due_at": due_at, "claimed_until": None,
-        "claimed_by": None,
-    }
-    await _update_claimed(session, row_id, worker, values, error=error, attempted=attempted)
-
-
 async def release_all(session: AsyncSession, row_ids: Sequence[int], *, worker: str) -> int:
     """Put back every row of a batch this worker still holds (nothing of it was sent), due as
     they were: the next tick takes them."""
@@ -208,35 +185,6 @@ async def release_all(session: AsyncSession, row_ids: Sequence[int], *, worker: 
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def finish(
-    session: AsyncSession,
-    row_id: int,
-    status: OutboxStatus,
-    *,
-    worker: str,
-    error: str | None = None,
-    attempted: bool = False,
-) -> None:
-    """A final outcome other than sent: failed, expired or cancelled."""
-    values: dict[str, Any] = {"status": status, "claimed_until": None}
-    await _update_claimed(session, row_id, worker, values, error=error, attempted=attempted)
-
-
-async def _update_claimed(
-    session: AsyncSession, row_id: int, worker: str, values: dict[str, Any], *,
-    error: str | None, attempted: bool,
-) -> None:
-    """Change a row this worker still holds, counting the attempt and its error."""
-    if error is not None:
-        values["last_error"] = clip_error(error)
-    if attempted:
-        values["attempts"] = Outbox.attempts + 1
-    await session.execute(
-        update(Outbox).where(_mine(row_id, worker)).values(**values)
-        .execution_options(synchronize_session=False)
-    )
 
 
 @dataclass(frozen=True)
@@ -253,7 +201,8 @@ class Outcome:
 
 async def settle_many(session: AsyncSession, outcomes: Sequence[Outcome], *, worker: str) -> None:
     """Record a batch's outcomes other than sent: one executemany per status, each row
-    guarded by this worker's claim (as :func:`release` and :func:`finish` one at a time)."""
+    guarded by this worker's claim (a row whose lease ran out and another worker took is
+    left alone)."""
     table = Outbox.__table__
     by_status: dict[OutboxStatus, list[Outcome]] = {}
     for outcome in outcomes:
@@ -261,7 +210,7 @@ async def settle_many(session: AsyncSession, outcomes: Sequence[Outcome], *, wor
     for status, group in by_status.items():
         values: dict[str, Any] = {
             "status": status, "claimed_until": None,
-            # An outcome without an error keeps the row's last one, as release() does.
+            # An outcome without an error keeps the row's last one.
             "last_error": func.coalesce(bindparam("new_error", type_=table.c.last_error.type),
                                         table.c.last_error),
             "attempts": table.c.attempts + bindparam("attempted", type_=table.c.attempts.type),
