@@ -47,6 +47,7 @@ from bot.handlers import (
 from bot.replies import ReplyLimiter
 from bot.retention import RetentionService
 from bot.settings import Settings
+from bot.telegram_http import REPLY_CONNECTIONS, UPDATE_CONNECTIONS, TelegramHttp
 from bot.timing import Timing
 from bot.turn import TurnSessions
 from bot.turn import current as current_turn
@@ -262,8 +263,9 @@ def build_runtime(
         clock=clock or SystemClock(),
         delivery=delivery_config,
     )
+    http = TelegramHttp()
     outbox_bot = make_bot(endpoint.token, endpoint.base_url, endpoint.base_file_url,
-                          connections=delivery_config.concurrency)
+                          connections=delivery_config.concurrency, http=http)
     # Replies and the outbox share Telegram's rate; the outbox takes what replies leave.
     budget = SendBudget(delivery_config.send_rate_per_second or TELEGRAM_MESSAGES_PER_SECOND)
     delivery = DeliveryService.build(
@@ -296,6 +298,8 @@ def build_runtime(
         .base_url(endpoint.base_url)
         .base_file_url(endpoint.base_file_url)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
+        .request(http.request(REPLY_CONNECTIONS))
+        .get_updates_request(http.request(UPDATE_CONNECTIONS))
         .concurrent_updates(processor)
         # Replies go first within the shared budget, and wait out a 429 up to a staleness.
         .rate_limiter(ReplyLimiter(max_wait=settings.reply_max_wait_seconds,

@@ -15,14 +15,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.callbacks import INT, Action, callback
 from dialogs.content.course import Course, Module, load_course
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
-from storage.bulk import chunked, insert_ignoring
+from storage.bulk import chunked, dialect_insert, insert_ignoring
 from storage.models import (
     Membership,
     MembershipStatus,
@@ -219,10 +218,8 @@ async def _progress_row(session: AsyncSession, membership_id: int, module_no: in
     """Make sure the (membership, module) row exists. The person pressing "done" and the
     outbox recording the module's opening may both create it at the same moment: the insert
     does nothing when the row is there, so neither fails."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert(ModuleProgress)
+        dialect_insert(session, ModuleProgress)
         .values(membership_id=membership_id, module_no=module_no)
         .on_conflict_do_nothing(index_elements=["membership_id", "module_no"])
     )

@@ -11,11 +11,11 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.course import default_course, open_row, participant_membership
 from locales.i18n import Tr
+from storage.bulk import dialect_insert
 from storage.models import HelpfulTool
 
 
@@ -55,9 +55,8 @@ async def toggle_helpful(
     if removed is not None:
         return ToolMark.UNMARKED
     # Two taps at the same moment both find nothing to remove: the second insert does nothing.
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     await session.execute(
-        insert(HelpfulTool)
+        dialect_insert(session, HelpfulTool)
         .values(membership_id=membership.id, module_no=module_no, marked_at=now)
         .on_conflict_do_nothing(index_elements=["membership_id", "module_no"])
     )

@@ -2,14 +2,21 @@
 
 Messages to a person are often rendered outside any update (reminders, broadcasts), each
 recipient in their own language, so nothing here depends on a "current" locale. Catalogs are
-compiled from the ``.po`` files in memory when the program starts: there are no compiled
-binaries to forget, and a broken catalog stops the start instead of a conversation.
+compiled from the ``.po`` files when the program starts: there are no compiled binaries to
+forget, and a broken catalog stops the start instead of a conversation. The compiled form is
+kept beside each ``.po`` under the digest of the bytes it came from, so the next start reads it
+instead of parsing the ``.po`` again (a tenth of a second per worker), and an edited ``.po`` is
+never served from an old copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import re
+import struct
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -139,7 +146,7 @@ class Catalogs:
     def load(cls, locales_dir: Path = LOCALES_DIR) -> Catalogs:
         compiled: dict[str, Translations] = {}
         for locale in SUPPORTED_LOCALES:
-            compiled[locale] = compile_catalog(po_path(locale, locales_dir))
+            compiled[locale] = load_catalog(po_path(locale, locales_dir))
         return cls(compiled)
 
     def tr(self, locale: str) -> Tr:
@@ -157,12 +164,60 @@ def po_path(locale: str, locales_dir: Path = LOCALES_DIR) -> Path:
 
 def compile_catalog(path: Path) -> Translations:
     """Compile a ``.po`` file in memory, as ``pybabel compile`` would on disk."""
-    if not path.is_file():
-        raise CatalogError(f"translation catalog {path} is missing")
-    with path.open("rb") as fh:
-        catalog = read_po(fh)
+    return Translations(io.BytesIO(_compiled(_source(path))), domain=DOMAIN)
+
+
+def load_catalog(path: Path) -> Translations:
+    """The compiled catalog of the ``.po`` at ``path``: the copy kept beside it when that was
+    compiled from these very bytes, else compiled now and kept for the next start (where the
+    directory is writable; an installed, read-only one compiles every time)."""
+    source = _source(path)
+    kept = compiled_copy(path, source)
+    try:
+        return Translations(io.BytesIO(kept.read_bytes()), domain=DOMAIN)
+    except (OSError, struct.error):  # none yet, or unreadable: compile again
+        pass
+    compiled = _compiled(source)
+    _keep(kept, compiled)
+    return Translations(io.BytesIO(compiled), domain=DOMAIN)
+
+
+def compiled_copy(path: Path, source: bytes) -> Path:
+    """Where the compiled form of ``source`` (the bytes of the ``.po`` at ``path``) is kept."""
+    digest = hashlib.blake2b(source, digest_size=10).hexdigest()
+    return path.with_name(f"{path.stem}-{digest}.mo")
+
+
+def _source(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CatalogError(f"translation catalog {path} is missing") from None
+
+
+def _compiled(source: bytes) -> bytes:
+    catalog = read_po(io.BytesIO(source))
     buffer = io.BytesIO()
     # Fuzzy entries are drafts: like pybabel compile, leave them out.
     write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
+    return buffer.getvalue()
+
+
+def _keep(kept: Path, compiled: bytes) -> None:
+    """Write the compiled copy whole or not at all (workers may start together), and drop the
+    copies of earlier versions of the same ``.po``."""
+    partial: str | None = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=kept.parent, suffix=".tmp", delete=False) as fh:
+            partial = fh.name
+            fh.write(compiled)
+        os.replace(partial, kept)
+        partial = None
+        for old in kept.parent.glob(f"{kept.stem.rsplit('-', 1)[0]}-*.mo"):
+            if old != kept:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only install: compile at each start instead
+    finally:
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)

@@ -44,7 +44,10 @@ def run(
     port: Annotated[int, typer.Option(help="Port the webhook server binds.")] = 8443,
 ) -> None:
     """Serve Telegram: long polling by default, or a webhook (needs MESTRING_WEBHOOK_SECRET)."""
-    from bot.runner import run_bot
+    from bot.quiet_gc import without_gc
+
+    with without_gc():
+        from bot.runner import run_bot
 
     settings = settings_or_exit()
     if webhook and not webhook_url:

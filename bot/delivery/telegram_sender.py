@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.request import HTTPXRequest
 
 from bot.delivery.dispatcher import (
     Delivered,
@@ -23,6 +22,7 @@ from bot.delivery.dispatcher import (
     Unreachable,
 )
 from bot.render import send_to
+from bot.telegram_http import TelegramHttp
 from dialogs.screen import Screen
 
 # Telegram's words for a chat that is gone for good (PTB may change their case).
@@ -30,12 +30,11 @@ _GONE = ("chat not found", "user is deactivated", "bot was blocked", "bot was ki
 
 
 def make_bot(token: str, base_url: str, base_file_url: str, *, connections: int = 16,
-             timeout: float = 10.0) -> Bot:
-    """A Bot for the outbox with a connection pool as wide as its concurrency."""
-    request = HTTPXRequest(connection_pool_size=connections, read_timeout=timeout,
-                           write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout)
-    # The outbox never polls: one HTTP client for both of PTB's slots, not a second one with
-    # its own TLS context (loading the CA bundle costs each worker ~60 ms and a megabyte).
+             timeout: float = 10.0, http: TelegramHttp | None = None) -> Bot:
+    """A Bot for the outbox with a connection pool as wide as its concurrency; ``http`` gives
+    it the worker's shared TLS context."""
+    request = (http or TelegramHttp()).request(connections, timeout=timeout)
+    # The outbox never polls: one HTTP client for both of PTB's slots, not a second one.
     return Bot(token, base_url=base_url, base_file_url=base_file_url, request=request,
                get_updates_request=request)
 

@@ -8,7 +8,14 @@ import pytest
 from babel.messages.pofile import read_po, write_po
 
 from bot.cli import catalogs
-from locales.i18n import SUPPORTED_LOCALES, CatalogError, Catalogs, negotiate_locale, po_path
+from locales.i18n import (
+    SUPPORTED_LOCALES,
+    CatalogError,
+    Catalogs,
+    compiled_copy,
+    negotiate_locale,
+    po_path,
+)
 
 
 def test_every_catalog_is_complete_with_matching_placeholders() -> None:
@@ -53,6 +60,40 @@ def test_the_check_fails_on_a_message_the_catalogs_do_not_have(tmp_path: Path) -
     assert {(p.locale, p.problem) for p in problems} == {
         (locale, "not in catalog (run update)") for locale in SUPPORTED_LOCALES
     }
+
+
+def _retranslate(path: Path, msgid: str, text: str) -> None:
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale="da")
+    catalog[msgid].string = text
+    with path.open("wb") as fh:
+        write_po(fh, catalog)
+
+
+def test_an_edited_catalog_is_never_answered_from_an_older_compiled_copy(
+    tmp_path: Path,
+) -> None:
+    locales = copy_locales(tmp_path)
+    path = po_path("da", locales)
+    greeting = Catalogs.load(locales).tr("da")._("Welcome back, {name}.", name="Ida")
+    assert greeting == "Velkommen tilbage, Ida."
+    assert compiled_copy(path, path.read_bytes()).is_file()  # kept for the next start
+
+    _retranslate(path, "Welcome back, {name}.", "Godt at se dig igen, {name}.")
+    again = Catalogs.load(locales).tr("da")._("Welcome back, {name}.", name="Ida")
+    assert again == "Godt at se dig igen, Ida."
+    # Only the copy of the catalog as it is now stays beside it.
+    assert list(path.parent.glob("*.mo")) == [compiled_copy(path, path.read_bytes())]
+
+
+def test_a_damaged_compiled_copy_is_compiled_again(tmp_path: Path) -> None:
+    locales = copy_locales(tmp_path)
+    path = po_path("da", locales)
+    kept = compiled_copy(path, path.read_bytes())
+    kept.write_bytes(b"not a catalog")
+    greeting = Catalogs.load(locales).tr("da")._("Welcome back, {name}.", name="Ida")
+    assert greeting == "Velkommen tilbage, Ida."
+    assert kept.read_bytes() != b"not a catalog"
 
 
 def test_a_missing_catalog_stops_the_start(tmp_path: Path) -> None:

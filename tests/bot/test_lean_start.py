@@ -11,8 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EXPORT_ONLY = ("xlsxwriter", "openpyxl", "numpy", "matplotlib", "pandas", "pyreadstat")
 # Alembic only when the database is behind; aiohttp only for --webhook; holidays only when a
-# team is planned.
-ELSEWHERE = ("alembic", "mako", "aiohttp", "holidays")
+# team is planned; PostgreSQL's dialect only when the database is PostgreSQL.
+ELSEWHERE = ("alembic", "mako", "aiohttp", "holidays", "sqlalchemy.dialects.postgresql")
 
 
 def _loaded_at_start(modules: tuple[str, ...]) -> str:
@@ -28,3 +28,12 @@ def test_starting_the_bot_imports_no_export_library() -> None:
 
 def test_starting_the_bot_imports_nothing_only_some_paths_need() -> None:
     assert _loaded_at_start(ELSEWHERE) == ""
+
+
+def test_the_command_line_leaves_the_garbage_collector_on() -> None:
+    """The imports run without it (bot/quiet_gc.py); every command after them, an export of a
+    million rows included, runs with it."""
+    probe = "import gc, bot.cli; print(gc.isenabled())"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True,
+                            capture_output=True, text=True)
+    assert result.stdout.strip() == "True"
