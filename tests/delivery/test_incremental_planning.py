@@ -9,6 +9,7 @@ from dataclasses import fields, replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,9 +86,12 @@ async def test_each_event_leaves_the_outbox_as_planning_the_whole_team_would(
         assert await stale_plans(session, now, DeliveryConfig()) == []
 
 
+@pytest.mark.parametrize("teams_per_read", [planner.SAFETY_NET_TEAMS, 1])
 async def test_the_safety_net_finds_nothing_when_nothing_changed_and_repairs_the_rest(
-    session: AsyncSession,
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch, teams_per_read: int,
 ) -> None:
+    # The net reads a few teams at a time; with one, each team is read on its own.
+    monkeypatch.setattr(planner, "SAFETY_NET_TEAMS", teams_per_read)
     clock = FrozenClock()
     now = clock.now()
     config = DeliveryConfig()
