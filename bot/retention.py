@@ -23,6 +23,7 @@ from storage.scrub import purge_erased_copies
 log = logging.getLogger(__name__)
 
 RETENTION_JOB = "retention-erase"
+FIRST_RUN_AFTER = timedelta(seconds=5)
 
 
 @dataclass
@@ -57,11 +58,13 @@ class RetentionService:
             log.exception("retention run failed")
 
     def start(self) -> None:
-        """Start the job inside the running event loop; the first run happens at once."""
+        """Start the job inside the running event loop; its first run comes FIRST_RUN_AFTER the
+        start, when the bot is answering people (nothing here is urgent: it runs every few
+        hours)."""
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(self._job, "interval", id=RETENTION_JOB, replace_existing=True,
                           seconds=self.interval.total_seconds(), max_instances=1,
-                          coalesce=True, next_run_time=datetime.now(UTC))
+                          coalesce=True, next_run_time=datetime.now(UTC) + FIRST_RUN_AFTER)
         scheduler.start()
         self._scheduler = scheduler
         log.info("retention started days=%d", self.retention.days)

@@ -36,6 +36,9 @@ PLAN_CHUNK = 200
 # an event failed to plan, and at ten thousand people its read takes a second of the event
 # loop that people waiting for their first answer should have.
 FIRST_SAFETY_NET_AFTER = timedelta(seconds=5)
+# The first dispatch, too, waits until the bot has asked Telegram for updates: a restart
+# answers the people who wrote meanwhile first, and rows due then go out a second later.
+FIRST_DISPATCH_AFTER = timedelta(seconds=1)
 
 
 @dataclass
@@ -105,7 +108,8 @@ class DeliveryService:
             log.exception("outbox planning failed")
 
     def start(self) -> None:
-        """Start the jobs (inside the running event loop); the first runs happen at once."""
+        """Start the jobs (inside the running event loop); their first runs come a moment after
+        the start (FIRST_DISPATCH_AFTER, FIRST_SAFETY_NET_AFTER)."""
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)  # APScheduler triggers run on the wall clock by design
         scheduler.add_job(self._plan_job, "interval", id=PLAN_JOB, replace_existing=True,
@@ -115,7 +119,8 @@ class DeliveryService:
         scheduler.add_job(self._dispatch_job, "interval", id=DISPATCH_JOB,
                           replace_existing=True,
                           seconds=self.config.poll_interval.total_seconds(),
-                          max_instances=1, coalesce=True, next_run_time=now)
+                          max_instances=1, coalesce=True,
+                          next_run_time=now + FIRST_DISPATCH_AFTER)
         scheduler.start()
         self._scheduler = scheduler
         log.info("outbox started worker=%s", self.dispatcher.worker)
