@@ -12,7 +12,6 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-import segno
 from babel.lists import format_list
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -118,6 +117,8 @@ async def revoke(
 
 def invite_qr_png(link: str) -> bytes:
     """The link as a QR code, big enough to print on a poster."""
+    import segno  # only when a coordinator makes an invite: not in every worker's memory
+
     buffer = io.BytesIO()
     segno.make(link, error="h").save(buffer, kind="png", scale=10, border=4)
     return buffer.getvalue()

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
-import segno
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -94,6 +93,8 @@ def _checked_username(username: str) -> str:
 def _write_qr(link: str, path: Path) -> None:
     """A PNG only its owner can read: every invite QR is a live link, a coordinator's one
     grants access to a municipality's research data."""
+    import segno  # only here: every other command, `run` included, goes without it
+
     # High error correction: printed posters get folded, scuffed and photographed at angles.
     code = segno.make(link, error="h")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -10,7 +10,7 @@ import asyncio
 import getpass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -25,12 +25,14 @@ from rich.progress import (
 )
 
 from bot.cli.common import fail, settings_or_exit
-from dialogs.exports import ExportError, ExportResult, ExportScope, resolve_scope, run_export
-from dialogs.exports import Progress as ExportProgress
-from dialogs.exports.archive import TELEGRAM_DOCUMENT_LIMIT
+from dialogs.exports import TELEGRAM_DOCUMENT_LIMIT, ExportError, ExportScope, resolve_scope
 from storage.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from dialogs.exports import ExportResult
+    from dialogs.exports import Progress as ExportProgress
 
 console = Console(stderr=True)
 
@@ -89,6 +91,8 @@ def export(
 async def _export(url: str, municipalities: list[str], teams: list[str],
                   since: datetime | None, until: datetime | None, free_text: bool, out: Path,
                   part_limit: int, language: str, xlsx: bool) -> ExportResult:
+    from dialogs.exports import run_export  # the writers and queries: only an export needs them
+
     engine = create_engine(url)
     try:
         sessions = create_sessionmaker(engine)

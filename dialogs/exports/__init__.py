@@ -8,15 +8,35 @@ See docs/exports.md.
 
 from __future__ import annotations
 
-from dialogs.exports.archive import TELEGRAM_DOCUMENT_LIMIT
-from dialogs.exports.run import (
-    ExportResult,
-    Progress,
-    ProgressCallback,
-    export_for_chat,
-    run_export,
-)
-from dialogs.exports.scope import ExportError, ExportScope, coordinator_scope, resolve_scope
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dialogs.exports.archive import TELEGRAM_DOCUMENT_LIMIT
+    from dialogs.exports.run import (
+        ExportResult,
+        Progress,
+        ProgressCallback,
+        export_for_chat,
+        run_export,
+    )
+    from dialogs.exports.scope import ExportError, ExportScope, coordinator_scope, resolve_scope
+
+# Where each name lives. They are imported on first use (PEP 562), not with the package: the
+# bot and every command line import this package for its scope and errors, and only an export
+# needs the writers, the codebook and the dataset queries behind ``run``.
+_HOMES = {
+    "TELEGRAM_DOCUMENT_LIMIT": "archive",
+    "ExportResult": "run",
+    "Progress": "run",
+    "ProgressCallback": "run",
+    "export_for_chat": "run",
+    "run_export": "run",
+    "ExportError": "scope",
+    "ExportScope": "scope",
+    "coordinator_scope": "scope",
+    "resolve_scope": "scope",
+}
 
 __all__ = [
     "TELEGRAM_DOCUMENT_LIMIT",
@@ -30,3 +50,10 @@ __all__ = [
     "resolve_scope",
     "run_export",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPORT_ONLY = ("xlsxwriter", "openpyxl", "numpy", "matplotlib", "pandas", "pyreadstat")
+EXPORT_ONLY = ("xlsxwriter", "openpyxl", "numpy", "matplotlib", "pandas", "pyreadstat",
+               "dialogs.exports.run", "dialogs.exports.datasets", "dialogs.exports.writers")
 # Alembic only when the database is behind; aiohttp only for --webhook; holidays only when a
-# team is planned; PostgreSQL's dialect only when the database is PostgreSQL.
-ELSEWHERE = ("alembic", "mako", "aiohttp", "holidays", "sqlalchemy.dialects.postgresql")
+# team is planned; PostgreSQL's dialect only when the database is PostgreSQL; QR codes only
+# when an invite is made.
+ELSEWHERE = ("alembic", "mako", "aiohttp", "holidays", "sqlalchemy.dialects.postgresql",
+             "segno")
 
 
 def _loaded_at_start(modules: tuple[str, ...]) -> str:
