@@ -10,6 +10,7 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot import errors, logs
 from bot.app import BotApiEndpoint, build_runtime
+from bot.collector import startup_frozen
 from bot.settings import Settings, SettingsError
 from storage.migrate import upgrade_if_behind
 
@@ -41,16 +42,17 @@ def run_bot(
     application = runtime.application
     log.info("starting mode=%s", "webhook" if webhook_url else "polling")
     try:
-        if webhook_url and webhook_secret:
-            # aiohttp only where a webhook is served: polling workers stay lighter.
-            from bot.webhook import WebhookConfig, serve
+        with startup_frozen():  # bot/collector.py
+            if webhook_url and webhook_secret:
+                # aiohttp only where a webhook is served: polling workers stay lighter.
+                from bot.webhook import WebhookConfig, serve
 
-            asyncio.run(serve(application, WebhookConfig(
-                listen=listen, port=port, url_path=WEBHOOK_PATH, public_url=webhook_url,
-                secret=webhook_secret,
-            )))
-        else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+                asyncio.run(serve(application, WebhookConfig(
+                    listen=listen, port=port, url_path=WEBHOOK_PATH, public_url=webhook_url,
+                    secret=webhook_secret,
+                )))
+            else:
+                application.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken as exc:
         # PTB puts the rejected token in its message; say what is wrong without it.
         raise SettingsError(errors.startup_failure(exc, secrets=[token])) from None

@@ -147,9 +147,11 @@ async def participation_view(
     as /course and every module button need it."""
     course = course or default_course()
     webinars_of, progress_of = _view_queries()
-    sessions = {row.module_no: row
-                for row in await session.execute(webinars_of, {"team": participation.team_id})}
-    progress = {row.module_no: row for row in await session.execute(
+    # Core on the session's connection: plain columns, no ORM result machinery (bot/actor.py).
+    connection = await session.connection()
+    sessions = {row.module_no: row for row in await connection.execute(
+        webinars_of, {"team": participation.team_id})}
+    progress = {row.module_no: row for row in await connection.execute(
         progress_of, {"membership": participation.membership_id})}
     tz = ZoneInfo(participation.timezone)
     rows = []

@@ -84,6 +84,7 @@ def create_engine(
     SQLite: WAL (readers do not block the writer), foreign keys enforced (cascading erasure
     depends on them), write transactions that take the write lock up front and wait for it
     (see `Sessions`), and the file is created 0600 first because it holds health data.
+    Statements go to aiosqlite's thread in one trip each (storage/sqlite_driver.py).
     `sqlite_foreign_keys=False` is for migrations only, where table rebuilds must not fire
     ON DELETE CASCADE.
     """
@@ -92,7 +93,9 @@ def create_engine(
         path = sqlite_path(parsed)
         if path is not None:
             _create_private_file(path)
-        engine = _create_async_engine(parsed)
+        from storage import sqlite_driver  # not imported where PostgreSQL is used
+
+        engine = _create_async_engine(parsed, module=sqlite_driver.dbapi())
         _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys,
                           busy_timeout_ms=busy_timeout_ms)
         return engine
@@ -134,7 +137,10 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_m
         # wrote meanwhile. A write transaction therefore takes the lock at BEGIN, where the
         # busy timeout applies; a read stays deferred and, under WAL, never waits.
         immediate = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Sent with the transaction's first statement, in the same trip to aiosqlite's
+        # thread (storage/sqlite_driver.py): the lock is still taken before any statement.
+        conn.connection.dbapi_connection.begin_with_next_statement(
+            "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:

@@ -36,14 +36,16 @@ async def overlapping(
     work: Callable[[AsyncSession], Awaitable[T]],
 ) -> tuple[T, T]:
     """``work`` in two transactions; the first commits once the second has sent a statement
-    containing one of ``waits_on`` (or begun its SQLite write transaction): a write of the row
-    the first holds, so it waits."""
+    containing one of ``waits_on`` (or, on SQLite, its first statement, which carries its
+    ``BEGIN IMMEDIATE``: storage/sqlite_driver.py): a write of the row the first holds, or the
+    write lock, so it waits."""
     reached = asyncio.Event()
     watching = False
 
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # Once watching, the first transaction sends nothing more: this is the second's.
         if watching and (any(words in statement for words in waits_on)
-                         or statement == "BEGIN IMMEDIATE"):
+                         or conn.dialect.name == "sqlite"):
             reached.set()
 
     async def second() -> T:
