@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -310,8 +311,11 @@ class Dispatcher:
         batch = _Batch()
         outcomes: list[outbox.Outcome] = []
         facts = await self.renderer.load(session, rows)
+        # The weekly cap concerns only the people with a paced row here: a batch of webinar
+        # reminders (not paced) needs no read of anybody's week.
         recent = await outbox.paced_sent_since(
-            session, facts.persons, PACED_KINDS, now - timedelta(days=7))
+            session, {row.person_id for row in rows if row.person_id in facts.persons
+                      and row.kind in PACED_KINDS}, PACED_KINDS, now - timedelta(days=7))
         # The batch still sending is not recorded yet: its paced messages count already.
         for item in in_flight.outgoing if in_flight is not None else ():
             if item.paced and item.person_id is not None:
@@ -371,42 +375,49 @@ class Dispatcher:
         here were claimed before that was known, and are not tried)."""
         results: dict[int, SendResult] = {}
         flood = asyncio.Event()
-        slots = asyncio.Semaphore(self.config.concurrency)
+        waiting: deque[list[_Outgoing]] = deque()  # each chat's rows, in order
         by_chat: dict[int, list[_Outgoing]] = {}
         for item in outgoing:
             if item.person_id in gone:
                 results[item.row_id] = Abandoned("unreachable in the batch before")
             else:
                 by_chat.setdefault(item.chat_id, []).append(item)
+        waiting.extend(by_chat.values())
 
-        async def one_chat(items: list[_Outgoing]) -> None:
-            # One chat's rows go in order, one at a time (Telegram allows ~1/s per chat).
-            lost: Unreachable | None = None
-            for item in items:
-                if lost is not None:
-                    results[item.row_id] = Abandoned(lost.reason)
-                    continue
-                if flood.is_set():
-                    results[item.row_id] = NotAttempted()
-                    continue
-                async with slots:
-                    if self._pacer is not None:
-                        await self._pacer.spare()
-                    if flood.is_set():
-                        results[item.row_id] = NotAttempted()
-                        continue
-                    try:
-                        result = await self.sender.send(item.chat_id, item.screen)
-                    except Exception as exc:  # a send must never kill the batch
-                        result = Transient(type(exc).__name__)
+        async def worker() -> None:
+            # ``concurrency`` workers, each going straight on to the next chat as the bare
+            # send loop does: no hand-off through a semaphore between sends, which costs a
+            # turn of the event loop each and left a slot empty while it waited for one. A chat
+            # with more rows goes to the back of the line after each (Telegram allows ~1/s per
+            # chat), and its rows go in order, one at a time.
+            while waiting:
+                item, *rest = waiting.popleft()
+                result = await self._send_one(item, flood)
                 results[item.row_id] = result
                 if isinstance(result, TooManyRequests):
                     flood.set()
-                elif isinstance(result, Unreachable):
-                    lost = result
+                if isinstance(result, Unreachable):
+                    for later in rest:
+                        results[later.row_id] = Abandoned(result.reason)
+                elif rest:
+                    waiting.append(rest)
 
-        await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
+        await asyncio.gather(*(worker() for _ in range(min(self.config.concurrency,
+                                                              len(waiting)))))
         return results
+
+    async def _send_one(self, item: _Outgoing, flood: asyncio.Event) -> SendResult:
+        """One row out, unless another send of the batch hit flood control."""
+        if flood.is_set():
+            return NotAttempted()
+        if self._pacer is not None:
+            await self._pacer.spare()
+            if flood.is_set():
+                return NotAttempted()
+        try:
+            return await self.sender.send(item.chat_id, item.screen)
+        except Exception as exc:  # a send must never kill the batch
+            return Transient(type(exc).__name__)
 
     def _note_flood(self, results: dict[int, SendResult]) -> None:
         """A 429 holds the whole outbox for as long as Telegram asked."""
