@@ -244,25 +244,25 @@ class Dispatcher:
             log.exception("outbox batch in flight left for its lease")
 
     async def _next_batch(self, *, in_flight: _Batch | None) -> _Batch | None:
-        """Claim and prepare a batch (``None`` when nothing is due). A batch that fails before
-        sending (a database error past its retries, a bug) puts its rows back at once, for
-        the next tick, not the lease."""
+        """Claim and prepare a batch (``None`` when nothing is due), in one transaction: a
+        batch that fails before sending (a database error past its retries, a bug) is rolled
+        back with its claim, so its rows are due again at once, for the next tick, not the
+        lease. (One transaction, not two: each BEGIN, COMMIT and return to the pool is a
+        round trip to the database thread, which waits for a turn of the busy event loop.)"""
         now = self.clock.now()
-        rows = await retrying(lambda: self._in_transaction(lambda session: outbox.claim_due(
-            session, now=now, worker=self.worker, limit=self.config.batch_size,
-            lease=self.config.lease)), what="outbox claim")
-        if not rows:
-            return None
-        try:
-            batch = await retrying(lambda: self._in_transaction(
-                lambda session: self._prepare(session, rows, now, in_flight)),
-                what="outbox prepare")
-        except BaseException:
-            await self._release_unsent([row.id for row in rows])
-            raise
-        batch.row_ids = [row.id for row in rows]
-        batch.report.claimed = len(rows)
-        return batch
+
+        async def claim_and_prepare(session: AsyncSession) -> _Batch | None:
+            rows = await outbox.claim_due(session, now=now, worker=self.worker,
+                                          limit=self.config.batch_size, lease=self.config.lease)
+            if not rows:
+                return None
+            batch = await self._prepare(session, rows, now, in_flight)
+            batch.row_ids = [row.id for row in rows]
+            batch.report.claimed = len(rows)
+            return batch
+
+        return await retrying(lambda: self._in_transaction(claim_and_prepare),
+                              what="outbox claim")
 
     async def _settle(self, batch: _Batch, results: dict[int, SendResult]) -> None:
         try:
