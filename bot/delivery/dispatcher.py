@@ -1,13 +1,15 @@
-"""The dispatcher: claim due rows, decide, render, send, record — three short transactions.
+"""The dispatcher: claim due rows, decide, render, send, record — two short transactions.
 
 1. claim a batch (one statement; see ``outbox.claim_due``),
 2. decide and render each row in the recipient's language (expire / cancel / defer / send),
+   in the claim's transaction,
 3. send with no transaction open, paced to the outbox's share of Telegram's rate,
 4. record every outcome in one more transaction.
 
-A batch that fails before sending (a database error past its retries, a bug) puts its rows
-back at once, so the next tick sends them; a row that cannot be rendered fails alone. When
-recording fails, each outcome is recorded on its own, so nothing sent is put back. Only a
+A batch that fails before sending (a database error past its retries, a bug) is rolled back
+with its claim, and one prepared behind a 429 or a stop is put back at once, so the next tick
+sends their rows; a row that cannot be rendered fails alone. When recording fails, each
+outcome is recorded on its own, so nothing sent is put back. Only a
 crash between 1 and 4 leaves rows ``claimed``; their lease runs out and any worker sends them
 again. That is the whole duplicate risk: at most the rows that were in flight.
 Every transaction here is retried after ordinary concurrency (``storage.retry``).
