@@ -209,8 +209,14 @@ async def _webinar_reminder(session: AsyncSession, due: Due) -> Rendered | Skip:
     if isinstance(webinar, Skip):
         return webinar
     soon = int(due.payload.get("offset_minutes") or 0) < 24 * 60
-    return Rendered(reminders.webinar_reminder_screen(
-        due.tr, due.module_no, webinar.starts_at, due.tz, soon=soon, join_url=due.join_url))
+    # A team's reminders fall due together and read the same in each language: Babel
+    # formats the time once a batch, not once a member.
+    key = ("webinar reminder", due.tr.locale, due.module_no, webinar.starts_at, due.tz, soon,
+           due.join_url)
+    if key not in due.facts.shared:
+        due.facts.shared[key] = reminders.webinar_reminder_screen(
+            due.tr, due.module_no, webinar.starts_at, due.tz, soon=soon, join_url=due.join_url)
+    return Rendered(due.facts.shared[key])
 
 
 async def _webinar_moved(session: AsyncSession, due: Due) -> Rendered | Skip:

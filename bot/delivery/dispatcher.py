@@ -1,13 +1,15 @@
-"""The dispatcher: claim due rows, decide, render, send, record — three short transactions.
+"""The dispatcher: claim due rows, decide, render, send, record — two short transactions.
 
 1. claim a batch (one statement; see ``outbox.claim_due``),
 2. decide and render each row in the recipient's language (expire / cancel / defer / send),
+   in the claim's transaction,
 3. send with no transaction open, paced to the outbox's share of Telegram's rate,
 4. record every outcome in one more transaction.
 
-A batch that fails before sending (a database error past its retries, a bug) puts its rows
-back at once, so the next tick sends them; a row that cannot be rendered fails alone. When
-recording fails, each outcome is recorded on its own, so nothing sent is put back. Only a
+A batch that fails before sending (a database error past its retries, a bug) is rolled back
+with its claim, and one prepared behind a 429 or a stop is put back at once, so the next tick
+sends their rows; a row that cannot be rendered fails alone. When recording fails, each
+outcome is recorded on its own, so nothing sent is put back. Only a
 crash between 1 and 4 leaves rows ``claimed``; their lease runs out and any worker sends them
 again. That is the whole duplicate risk: at most the rows that were in flight.
 Every transaction here is retried after ordinary concurrency (``storage.retry``).
@@ -21,6 +23,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -243,25 +246,25 @@ class Dispatcher:
             log.exception("outbox batch in flight left for its lease")
 
     async def _next_batch(self, *, in_flight: _Batch | None) -> _Batch | None:
-        """Claim and prepare a batch (``None`` when nothing is due). A batch that fails before
-        sending (a database error past its retries, a bug) puts its rows back at once, for
-        the next tick, not the lease."""
+        """Claim and prepare a batch (``None`` when nothing is due), in one transaction: a
+        batch that fails before sending (a database error past its retries, a bug) is rolled
+        back with its claim, so its rows are due again at once, for the next tick, not the
+        lease. (One transaction, not two: each BEGIN, COMMIT and return to the pool is a
+        round trip to the database thread, which waits for a turn of the busy event loop.)"""
         now = self.clock.now()
-        rows = await retrying(lambda: self._in_transaction(lambda session: outbox.claim_due(
-            session, now=now, worker=self.worker, limit=self.config.batch_size,
-            lease=self.config.lease)), what="outbox claim")
-        if not rows:
-            return None
-        try:
-            batch = await retrying(lambda: self._in_transaction(
-                lambda session: self._prepare(session, rows, now, in_flight)),
-                what="outbox prepare")
-        except BaseException:
-            await self._release_unsent([row.id for row in rows])
-            raise
-        batch.row_ids = [row.id for row in rows]
-        batch.report.claimed = len(rows)
-        return batch
+
+        async def claim_and_prepare(session: AsyncSession) -> _Batch | None:
+            rows = await outbox.claim_due(session, now=now, worker=self.worker,
+                                          limit=self.config.batch_size, lease=self.config.lease)
+            if not rows:
+                return None
+            batch = await self._prepare(session, rows, now, in_flight)
+            batch.row_ids = [row.id for row in rows]
+            batch.report.claimed = len(rows)
+            return batch
+
+        return await retrying(lambda: self._in_transaction(claim_and_prepare),
+                              what="outbox claim")
 
     async def _settle(self, batch: _Batch, results: dict[int, SendResult]) -> None:
         try:
@@ -310,8 +313,11 @@ class Dispatcher:
         batch = _Batch()
         outcomes: list[outbox.Outcome] = []
         facts = await self.renderer.load(session, rows)
+        # The weekly cap concerns only the people with a paced row here: a batch of webinar
+        # reminders (not paced) needs no read of anybody's week.
         recent = await outbox.paced_sent_since(
-            session, facts.persons, PACED_KINDS, now - timedelta(days=7))
+            session, {row.person_id for row in rows if row.person_id in facts.persons
+                      and row.kind in PACED_KINDS}, PACED_KINDS, now - timedelta(days=7))
         # The batch still sending is not recorded yet: its paced messages count already.
         for item in in_flight.outgoing if in_flight is not None else ():
             if item.paced and item.person_id is not None:
@@ -371,42 +377,49 @@ class Dispatcher:
         here were claimed before that was known, and are not tried)."""
         results: dict[int, SendResult] = {}
         flood = asyncio.Event()
-        slots = asyncio.Semaphore(self.config.concurrency)
+        waiting: deque[list[_Outgoing]] = deque()  # each chat's rows, in order
         by_chat: dict[int, list[_Outgoing]] = {}
         for item in outgoing:
             if item.person_id in gone:
                 results[item.row_id] = Abandoned("unreachable in the batch before")
             else:
                 by_chat.setdefault(item.chat_id, []).append(item)
+        waiting.extend(by_chat.values())
 
-        async def one_chat(items: list[_Outgoing]) -> None:
-            # One chat's rows go in order, one at a time (Telegram allows ~1/s per chat).
-            lost: Unreachable | None = None
-            for item in items:
-                if lost is not None:
-                    results[item.row_id] = Abandoned(lost.reason)
-                    continue
-                if flood.is_set():
-                    results[item.row_id] = NotAttempted()
-                    continue
-                async with slots:
-                    if self._pacer is not None:
-                        await self._pacer.spare()
-                    if flood.is_set():
-                        results[item.row_id] = NotAttempted()
-                        continue
-                    try:
-                        result = await self.sender.send(item.chat_id, item.screen)
-                    except Exception as exc:  # a send must never kill the batch
-                        result = Transient(type(exc).__name__)
+        async def worker() -> None:
+            # ``concurrency`` workers, each going straight on to the next chat as the bare
+            # send loop does: no hand-off through a semaphore between sends, which costs a
+            # turn of the event loop each and left a slot empty while it waited for one. A chat
+            # with more rows goes to the back of the line after each (Telegram allows ~1/s per
+            # chat), and its rows go in order, one at a time.
+            while waiting:
+                item, *rest = waiting.popleft()
+                result = await self._send_one(item, flood)
                 results[item.row_id] = result
                 if isinstance(result, TooManyRequests):
                     flood.set()
-                elif isinstance(result, Unreachable):
-                    lost = result
+                if isinstance(result, Unreachable):
+                    for later in rest:
+                        results[later.row_id] = Abandoned(result.reason)
+                elif rest:
+                    waiting.append(rest)
 
-        await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
+        await asyncio.gather(*(worker() for _ in range(min(self.config.concurrency,
+                                                              len(waiting)))))
         return results
+
+    async def _send_one(self, item: _Outgoing, flood: asyncio.Event) -> SendResult:
+        """One row out, unless another send of the batch hit flood control."""
+        if flood.is_set():
+            return NotAttempted()
+        if self._pacer is not None:
+            await self._pacer.spare()
+            if flood.is_set():
+                return NotAttempted()
+        try:
+            return await self.sender.send(item.chat_id, item.screen)
+        except Exception as exc:  # a send must never kill the batch
+            return Transient(type(exc).__name__)
 
     def _note_flood(self, results: dict[int, SendResult]) -> None:
         """A 429 holds the whole outbox for as long as Telegram asked."""

@@ -127,19 +127,14 @@ async def claim_due(
         update(Outbox)
         .where(Outbox.id.in_(select(candidates.c.id)), _claimable(now))
         .values(status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=now + lease)
-        .returning(Outbox.id)
-        .execution_options(synchronize_session=False)
+        # The claimed rows themselves, not their ids and a second read (each statement is a
+        # round trip to the database thread while the event loop is busy sending).
+        .returning(Outbox)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    ids = list(await session.scalars(stmt))
-    if not ids:
-        return []
-    rows = await session.scalars(
-        select(Outbox)
-        .where(Outbox.id.in_(ids))
-        .order_by(Outbox.due_at, Outbox.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
+    rows = list(await session.scalars(stmt))
+    # RETURNING comes in no particular order.
+    return sorted(rows, key=lambda row: (row.due_at, row.id))
 
 
 async def record_sent(

@@ -237,3 +237,38 @@ async def test_not_now_asks_again_tomorrow_at_ten(sandbox: Sandbox, clock: Froze
     last = sandbox.api.last_message_to(USER)
     assert last is not None
     assert "ten minutes" in (last.text or "")
+
+
+async def test_a_team_s_reminders_in_one_batch_each_read_in_the_reader_s_language(
+    sandbox: Sandbox, clock: FrozenClock
+) -> None:
+    # The renderer formats a team's reminder once a batch per language: each reader must still
+    # get their own language, and readers of one language the same text.
+    readers = {7101: "da", 7102: "nb", 7103: "da", 7104: "en", 7105: "nb"}
+    async with sandbox.services.sessions.begin() as session:
+        team = await make_team(session)
+        for user, language in readers.items():
+            sandbox.api.add_user(user, "P", language_code=language)
+            await add_members(session, team, [user], joined_at=clock.now(), locale=language)
+        await replan_team(session, team.id, clock.now())
+    for user in readers:
+        await sandbox.send_text(user, "/start")
+    assert sandbox.delivery is not None
+    await run_timeline(sandbox.delivery.dispatcher, clock, clock.now() + timedelta(days=4),
+                       on_advance=_advance_api(sandbox))
+    day_before = {r.chat_id: r for r in await rows(sandbox.services.sessions,
+                                                   kind=Kind.WEBINAR_REMINDER)
+                  if r.status == OutboxStatus.SENT and r.payload["module_no"] == 1
+                  and r.payload["offset_minutes"] >= 1440}
+    assert sorted(day_before) == sorted(readers)
+    assert len({r.sent_at for r in day_before.values()}) == 1  # one batch
+    texts = {user: _message(sandbox, user, row.telegram_message_id).text or ""
+             for user, row in day_before.items()}
+    for user, language in readers.items():
+        tr = sandbox.services.catalogs.tr(language)
+        starts = webinar_start(day_before[user].payload["starts_at"])
+        assert tr.when(starts, CPH) in texts[user]
+        assert WEEKDAY[language] in texts[user].lower()
+    assert texts[7101] == texts[7103]
+    assert texts[7102] == texts[7105]
+    assert len(set(texts.values())) == 3
