@@ -50,9 +50,7 @@ from bench.world import (
     until_idle,
 )
 from bot.local_api import Limits, LocalBotApi
-from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import Kind
-from dialogs.delivery.planner import PlanReport, replan_members, stale_plans
 from storage.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.models import OutboxMessage, OutboxStatus
@@ -84,28 +82,7 @@ async def _world(count: int, teams: int) -> tuple[str, list[int], datetime]:
                        first_webinar=now + timedelta(days=1, minutes=10),
                        joined_at=now - timedelta(days=2), tz=midday_zone(now))
     await plan_and_settle(url, now)
-    await _remember_plans(url, now)
     return url, world.user_ids, now
-
-
-async def _remember_plans(url: str, now: datetime) -> None:
-    """Record what each membership was planned from, as the running bot did when it planned
-    them. ``plan_and_settle`` writes only the rows; without the digests the bot's first safety
-    net pass (5 s after start) would replan every participant in the middle of the measured
-    fan-out, which a running bot never does."""
-    engine = create_engine(url)
-    try:
-        sessions = create_sessionmaker(engine)
-        config = DeliveryConfig()
-        async with sessions() as session:
-            stale = await stale_plans(session, now, config)
-        for team in stale:
-            async with sessions.begin() as session:
-                report = await replan_members(session, team.team_id, team.membership_ids, now,
-                                              config)
-            assert report == PlanReport(), report  # the bench planned what the bot would
-    finally:
-        await engine.dispose()
 
 
 async def _make_due(url: str, limit: int | None) -> int:

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -154,7 +154,6 @@ async def run_mestring(count: int, rate: float, seconds: float) -> Figures:
     world = await seed(url, sizes=sizes, now=now, first_webinar=now + timedelta(days=9),
                        joined_at=now - timedelta(days=1), tz=midday_zone(now))
     await plan_and_settle(url, now)
-    await stamp_plans(url, now)
     async with LocalBotApi(limits=Limits.disabled()) as api:
         for user in world.user_ids:
             api.add_user(user, "P", language_code="da").started = True
@@ -164,30 +163,6 @@ async def run_mestring(count: int, rate: float, seconds: float) -> Figures:
                                  rate, seconds)
         finally:
             await stop(proc)
-
-
-async def stamp_plans(url: str, now: datetime) -> None:
-    """Record what each membership was planned from, as a running bot has. plan_and_settle
-    writes the rows with plain sqlite3 and no digests, so without this the bot's first
-    safety-net pass (5 s after start, inside the CPU phase) would replan all ``--people``
-    once: a one-off cost after an upgrade, not a cost of the updates measured here."""
-    from dialogs.delivery.config import DeliveryConfig
-    from dialogs.delivery.planner import replan_members, stale_plans
-    from storage.engine import create_engine, create_sessionmaker
-
-    engine = create_engine(url)
-    sessions = create_sessionmaker(engine)
-    config = DeliveryConfig()
-    try:
-        async with sessions() as session:
-            stale = await stale_plans(session, now, config)
-        async with sessions.begin() as session:
-            for team in stale:
-                await replan_members(session, team.team_id, team.membership_ids, now, config)
-        async with sessions() as session:
-            assert not await stale_plans(session, now, config)
-    finally:
-        await engine.dispose()
 
 
 async def run_bare(count: int, rate: float, seconds: float) -> Figures:

@@ -135,7 +135,37 @@ async def seed(
 async def plan_and_settle(url: str, now: datetime, *, settle: bool = True) -> int:
     """Write every participant's planned rows (the production planner's ``plan_member``,
     inserted with plain sqlite3: this is set-up, not what is measured); with ``settle``, what
-    was due is recorded as sent at its due time. Returns the number of rows."""
+    was due is recorded as sent at its due time; then what each was planned from, as a running
+    bot has it (``remember_plans``). Returns the number of rows."""
+    count = _insert_plans(url, now, settle=settle)
+    await remember_plans(url, now)
+    return count
+
+
+async def remember_plans(url: str, now: datetime) -> None:
+    """Record each membership's plan digest, as the bot did when it planned them. Without
+    them the bot's first safety-net pass (5 s after start) would replan every participant
+    once, inside whatever a benchmark measures then: a one-off after an upgrade, which a
+    running bot never pays again. Asserts that this writes no row (the rows are the bot's)."""
+    from dialogs.delivery.config import DeliveryConfig
+    from dialogs.delivery.planner import PlanReport, replan_members, stale_plans
+
+    engine = create_engine(url)
+    sessions = create_sessionmaker(engine)
+    config = DeliveryConfig()
+    try:
+        async with sessions() as session:
+            stale = await stale_plans(session, now, config)
+        for team in stale:
+            async with sessions.begin() as session:
+                report = await replan_members(session, team.team_id, team.membership_ids, now,
+                                              config)
+            assert report == PlanReport(), report
+    finally:
+        await engine.dispose()
+
+
+def _insert_plans(url: str, now: datetime, *, settle: bool) -> int:
     from dialogs.delivery.config import DeliveryConfig
     from dialogs.delivery.planner import MemberFacts, WebinarFacts, plan_member
 

@@ -34,5 +34,6 @@ async def test_a_worker_loads_the_ca_bundle_once_and_still_answers(
         sandbox.api.add_user(STRANGER, "Kim", language_code="en")
         await sandbox.send_text(STRANGER, "/help")
         answer = sandbox.api.last_message_to(STRANGER)
-        assert answer is not None and (answer.text or "").startswith("Help")
+        assert answer is not None
+        assert (answer.text or "").startswith("Help")
     assert len(made) == 1
