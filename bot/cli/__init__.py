@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.quiet_gc import without_gc
+from bot.collector import without_gc
 
-with without_gc():  # every command's imports: see bot/quiet_gc.py
+with without_gc():  # every command's imports: see bot/collector.py
     from bot.cli.main import app, main
 
 __all__ = ["app", "main"]

@@ -44,7 +44,7 @@ def run(
     port: Annotated[int, typer.Option(help="Port the webhook server binds.")] = 8443,
 ) -> None:
     """Serve Telegram: long polling by default, or a webhook (needs MESTRING_WEBHOOK_SECRET)."""
-    from bot.quiet_gc import without_gc
+    from bot.collector import without_gc
 
     with without_gc():
         from bot.runner import run_bot

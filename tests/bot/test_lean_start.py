@@ -34,7 +34,7 @@ def test_starting_the_bot_imports_nothing_only_some_paths_need() -> None:
 
 
 def test_the_command_line_leaves_the_garbage_collector_on() -> None:
-    """The imports run without it (bot/quiet_gc.py); every command after them, an export of a
+    """The imports run without it (bot/collector.py); every command after them, an export of a
     million rows included, runs with it."""
     probe = "import gc, bot.cli; print(gc.isenabled())"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True,

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.quiet_gc import without_gc
+from bot.collector import without_gc
 
 
 @pytest.fixture
