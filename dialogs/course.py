@@ -21,7 +21,7 @@ from dialogs.callbacks import INT, Action, callback
 from dialogs.content.course import Course, Module, load_course
 from dialogs.screen import Button, Screen, escape
 from locales.i18n import Tr
-from storage.bulk import chunked, dialect_insert, insert_ignoring
+from storage.bulk import chunked, insert_ignoring
 from storage.models import (
     Membership,
     MembershipStatus,
@@ -220,11 +220,9 @@ async def _progress_row(session: AsyncSession, membership_id: int, module_no: in
     """Make sure the (membership, module) row exists. The person pressing "done" and the
     outbox recording the module's opening may both create it at the same moment: the insert
     does nothing when the row is there, so neither fails."""
-    await session.execute(
-        dialect_insert(session, ModuleProgress)
-        .values(membership_id=membership_id, module_no=module_no)
-        .on_conflict_do_nothing(index_elements=["membership_id", "module_no"])
-    )
+    await insert_ignoring(session, ModuleProgress,
+                          [{"membership_id": membership_id, "module_no": module_no}],
+                          ["membership_id", "module_no"])
 
 
 async def open_row(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.course import default_course, open_row, participant_membership
 from locales.i18n import Tr
-from storage.bulk import dialect_insert
+from storage.bulk import insert_ignoring
 from storage.models import HelpfulTool
 
 
@@ -55,11 +55,10 @@ async def toggle_helpful(
     if removed is not None:
         return ToolMark.UNMARKED
     # Two taps at the same moment both find nothing to remove: the second insert does nothing.
-    await session.execute(
-        dialect_insert(session, HelpfulTool)
-        .values(membership_id=membership.id, module_no=module_no, marked_at=now)
-        .on_conflict_do_nothing(index_elements=["membership_id", "module_no"])
-    )
+    await insert_ignoring(
+        session, HelpfulTool,
+        [{"membership_id": membership.id, "module_no": module_no, "marked_at": now}],
+        ["membership_id", "module_no"])
     return ToolMark.MARKED
 
 

@@ -162,11 +162,6 @@ def po_path(locale: str, locales_dir: Path = LOCALES_DIR) -> Path:
     return locales_dir / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def compile_catalog(path: Path) -> Translations:
-    """Compile a ``.po`` file in memory, as ``pybabel compile`` would on disk."""
-    return Translations(io.BytesIO(_compiled(_source(path))), domain=DOMAIN)
-
-
 def load_catalog(path: Path) -> Translations:
     """The compiled catalog of the ``.po`` at ``path``: the copy kept beside it when that was
     compiled from these very bytes, else compiled now and kept for the next start (where the
@@ -196,6 +191,7 @@ def _source(path: Path) -> bytes:
 
 
 def _compiled(source: bytes) -> bytes:
+    """The ``.po`` bytes compiled, as ``pybabel compile`` would write them."""
     catalog = read_po(io.BytesIO(source))
     buffer = io.BytesIO()
     # Fuzzy entries are drafts: like pybabel compile, leave them out.

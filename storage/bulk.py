@@ -29,7 +29,7 @@ def chunked(items: Iterable[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield chunk
 
 
-def dialect_insert(session: AsyncSession, target: Table | type[DeclarativeBase]) -> Any:
+def _dialect_insert(session: AsyncSession, target: Table | type[DeclarativeBase]) -> Any:
     """An INSERT into ``target`` in the session's own dialect, the one with ON CONFLICT.
 
     The dialect's module is imported here, not at the top: a worker on SQLite never loads
@@ -57,7 +57,7 @@ async def insert_ignoring(
     if not rows:
         return 0
     table = model.__table__
-    stmt = dialect_insert(session, table).on_conflict_do_nothing(
+    stmt = _dialect_insert(session, table).on_conflict_do_nothing(
         index_elements=list(index_elements))
     if multi_rowcount(session):
         result = await session.execute(stmt, list(rows))
@@ -76,7 +76,7 @@ async def upsert(
     """Insert rows, or update the ``update`` columns of those that exist."""
     if not rows:
         return
-    stmt = dialect_insert(session, model.__table__)
+    stmt = _dialect_insert(session, model.__table__)
     stmt = stmt.on_conflict_do_update(index_elements=list(index_elements),
                                       set_={c: stmt.excluded[c] for c in update})
     await session.execute(stmt, list(rows))
