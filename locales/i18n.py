@@ -57,10 +57,19 @@ def N_(message: str) -> str:
     return message
 
 
+# Babel's names of the languages in their own words, written out: asking Babel for them loads
+# each language's whole locale data (a megabyte or more apiece) for one word, and a bot whose
+# people all read Danish would keep Norwegian's and English's for ever. tests/locales checks
+# them against Babel.
+_OWN_NAMES: dict[Language, str] = {
+    Language.DA: "Dansk", Language.NB: "Norsk bokmål", Language.EN: "English",
+}
+
+
 def language_name(code: str) -> str:
     """A language in its own words ("Dansk", "Norsk bokmål", "English"), so a reader finds
     theirs whatever language the screen is in."""
-    return Locale.parse(code).get_display_name(code).capitalize()
+    return _OWN_NAMES[Language(code)]
 
 
 def placeholders(text: str) -> set[str]:

@@ -5,6 +5,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel import Locale
 from babel.messages.pofile import read_po, write_po
 
 from bot.cli import catalogs
@@ -13,6 +14,7 @@ from locales.i18n import (
     CatalogError,
     Catalogs,
     compiled_copy,
+    language_name,
     negotiate_locale,
     po_path,
 )
@@ -130,3 +132,10 @@ def test_dates_are_formatted_in_the_readers_language() -> None:
     )
     assert catalogs.tr("nb").date(moment.date(), "EEEE d. MMMM") == "torsdag 25. mars"
     assert catalogs.tr("en").date(moment.date(), "EEEE d MMMM") == "Thursday 25 March"
+
+
+@pytest.mark.parametrize("code", SUPPORTED_LOCALES)
+def test_each_language_is_offered_in_its_own_name_as_babel_writes_it(code: str) -> None:
+    """The names on the language buttons are written out (see locales/i18n.py); they must
+    stay the names Babel's CLDR data gives each language in itself."""
+    assert language_name(code) == Locale.parse(code).get_display_name(code).capitalize()
