@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -12,9 +13,16 @@ from bot.collector import without_gc
 def collector_on() -> Iterator[None]:
     was = gc.isenabled()
     gc.enable()
+    gc.unfreeze()
     yield
+    gc.unfreeze()
     if not was:
         gc.disable()
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the garbage collector frees it
 
 
 def test_the_collector_is_off_inside_and_on_again_after(collector_on: None) -> None:
@@ -35,3 +43,21 @@ def test_a_collector_that_was_off_stays_off(collector_on: None) -> None:
         pass
     assert not gc.isenabled()
     gc.enable()
+
+
+def test_what_the_imports_made_is_left_out_of_later_collections(collector_on: None) -> None:
+    with without_gc():
+        from_import = Node()
+    seen = weakref.ref(from_import)
+    del from_import
+    gc.collect()
+    assert seen() is not None  # frozen: the collector does not walk it
+    gc.unfreeze()
+    gc.collect()
+    assert seen() is None
+
+
+def test_nothing_is_frozen_when_the_imports_fail(collector_on: None) -> None:
+    with pytest.raises(ImportError), without_gc():
+        raise ImportError("a library is missing")
+    assert gc.get_freeze_count() == 0
