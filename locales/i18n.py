@@ -25,8 +25,6 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 
@@ -201,6 +199,10 @@ def _source(path: Path) -> bytes:
 
 def _compiled(source: bytes) -> bytes:
     """The ``.po`` bytes compiled, as ``pybabel compile`` would write them."""
+    # Babel's catalog tools only where a catalog is compiled: most starts read the kept copy.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     catalog = read_po(io.BytesIO(source))
     buffer = io.BytesIO()
     # Fuzzy entries are drafts: like pybabel compile, leave them out.

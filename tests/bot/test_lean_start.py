@@ -13,13 +13,14 @@ EXPORT_ONLY = ("xlsxwriter", "openpyxl", "numpy", "matplotlib", "pandas", "pyrea
                "dialogs.exports.run", "dialogs.exports.datasets", "dialogs.exports.writers")
 # Alembic only when the database is behind; aiohttp only for --webhook; holidays only when a
 # team is planned; PostgreSQL's dialect only when the database is PostgreSQL; QR codes only
-# when an invite is made.
+# when an invite is made; Babel's catalog tools only when a catalog must be compiled.
 ELSEWHERE = ("alembic", "mako", "aiohttp", "holidays", "sqlalchemy.dialects.postgresql",
-             "segno")
+             "segno", "babel.messages.pofile")
 
 
 def _loaded_at_start(modules: tuple[str, ...]) -> str:
-    probe = ("import sys, bot.runner, bot.app, bot.cli.main; "
+    probe = ("import sys, bot.runner, bot.app, bot.cli.main, locales.i18n; "
+             "locales.i18n.Catalogs.load(); "
              f"print(','.join(m for m in {modules!r} if m in sys.modules))")
     return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout.strip()
