@@ -16,7 +16,7 @@ def test_updates_every_update_is_answered_with_its_screen() -> None:
 
 
 async def test_planner_replans_nothing_unchanged_and_a_join_plans_that_person() -> None:
-    figures = await planner.measure(participants=40, teams=3, big_team=20, history=2)
+    figures = await planner.measure(participants=40, teams=3, big_team=20, history=2, starts=1)
     assert figures.planned_rows > 0
     assert figures.replan_wrote == 0
     assert figures.join_planned_for == [{user} for user in figures.joined]
