@@ -8,6 +8,7 @@ update. :func:`build_runtime` builds what one process runs — the services, the
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -30,7 +31,7 @@ from telegram.ext import (
 
 from bot import actor, errors
 from bot.budget import TELEGRAM_MESSAGES_PER_SECOND, SendBudget
-from bot.commands import register_menus
+from bot.commands import register_menus_in_background
 from bot.context import BotContext, BotData, Services
 from bot.delivery import handlers as delivery_handlers
 from bot.delivery.service import DeliveryService
@@ -235,6 +236,8 @@ class Runtime:
     retention: RetentionService
     # The outbox sends through a Bot of its own, paced apart from the replies.
     outbox_bot: Bot
+    # What the start leaves running beside the bot (the command menus); stopped at shutdown.
+    background: list[asyncio.Task[None]]
 
 
 def build_runtime(
@@ -278,13 +281,20 @@ def build_runtime(
         retention=timedelta(days=settings.retention_days),
     )
 
+    background: list[asyncio.Task[None]] = []
+
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        await register_menus(application.bot, services.catalogs, settings.default_locale)
+        # The first getUpdates goes out without waiting for Telegram to take the menus.
+        background.append(asyncio.create_task(register_menus_in_background(
+            application.bot, services.catalogs, settings.default_locale)))
         if scheduled:
             delivery.start()
             retention.start()
 
     async def post_shutdown(_: Application) -> None:  # type: ignore[type-arg]
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await retention.stop()
         await delivery.stop()
         await outbox_bot.shutdown()
@@ -313,4 +323,5 @@ def build_runtime(
         handler.callback = repeatable(handler.callback)
         application.add_handler(handler, group=group)
     application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
-    return Runtime(services, engine, application, processor, delivery, retention, outbox_bot)
+    return Runtime(services, engine, application, processor, delivery, retention, outbox_bot,
+                   background)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
+from telegram.error import TelegramError
 
 from locales.i18n import N_, SUPPORTED_LOCALES, Catalogs, telegram_locale
 
@@ -39,16 +41,30 @@ def menu_for(catalogs: Catalogs, locale: str) -> list[BotCommand]:
     return [BotCommand(c.command, tr._(c.description)) for c in PARTICIPANT_MENU]
 
 
+log = logging.getLogger(__name__)
+
+
 async def register_menus(bot: Bot, catalogs: Catalogs, default_locale: str) -> None:
     scope = BotCommandScopeAllPrivateChats()
-    # At once rather than one after another: they are independent, and the bot starts
-    # answering people only after them.
+    # At once rather than one after another: they are independent.
     await asyncio.gather(
         bot.set_my_commands(menu_for(catalogs, default_locale), scope=scope),
         *(bot.set_my_commands(menu_for(catalogs, telegram_locale(code) or default_locale),
                               scope=scope, language_code=code)
           for code in MENU_LANGUAGE_CODES),
     )
+
+
+async def register_menus_in_background(
+    bot: Bot, catalogs: Catalogs, default_locale: str
+) -> None:
+    """``register_menus`` while the bot already answers: nobody's first message waits for
+    these calls to Telegram, and when they fail the bot answers all the same (the menu only
+    lists commands it understands typed); the next start sets it again."""
+    try:
+        await register_menus(bot, catalogs, default_locale)
+    except TelegramError as exc:
+        log.warning("command menus not set: %s", type(exc).__name__)
 
 
 COORDINATOR_MENU: tuple[MenuCommand, ...] = (

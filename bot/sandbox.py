@@ -135,6 +135,8 @@ async def open_sandbox(
         if application.post_init is not None:
             # run_polling() would call post_init; starting by hand, we do.
             await application.post_init(application)
+            # Tests look at the menus; the start's background work is done before them.
+            await asyncio.gather(*runtime.background)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.commands import MENU_LANGUAGE_CODES, PARTICIPANT_MENU
 from bot.demo import DEMO_USER_ID
-from bot.sandbox import Sandbox
+from bot.local_api import LocalBotApi
+from bot.sandbox import HumanPace, Sandbox, open_sandbox
+from bot.settings import Settings
 from dialogs.safety import EMERGENCY_NUMBERS
+from storage.clock import FrozenClock
 from storage.models import Person
 
 STRANGER = 5001
@@ -119,6 +123,26 @@ async def test_the_command_menu_is_registered_per_language(sandbox: Sandbox) -> 
     assert menus["no"] == menus["nb"]
     assert {c["description"] for c in menus["en"]} >= {"Choose language"}
     assert sandbox.api.commands(scope) == menus["da"]  # the default locale for everyone else
+
+
+async def test_a_bot_whose_menus_telegram_refuses_starts_and_answers(
+    settings: Settings, clock: FrozenClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The menus are set beside the start, not before it: Telegram failing them leaves a
+    warning, not a bot that does not start."""
+    pace = HumanPace()
+    async with LocalBotApi(clock=pace) as api:
+        api.faults.server_errors(len(MENU_LANGUAGE_CODES) + 1, status=502,
+                                 methods=["setMyCommands"])
+        with caplog.at_level(logging.WARNING, logger="bot.commands"):
+            async with open_sandbox(settings=settings, clock=clock, api=api, pace=pace,
+                                    database_url=f"sqlite:///{tmp_path / 'menus.sqlite3'}",
+                                    ) as running:
+                running.api.add_user(STRANGER, "Kim", language_code="en")
+                await running.send_text(STRANGER, "/help")
+                assert last_text(running, STRANGER).startswith("Help")
+        assert api.commands({"type": "all_private_chats"}) == []
+    assert "command menus not set" in caplog.text
 
 
 async def test_a_failing_handler_apologises_and_logs_no_text_or_name(
