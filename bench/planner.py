@@ -31,7 +31,6 @@ import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from bench.world import (
     plan_and_settle,
     ratio,
     rss_mb,
+    scratch_dir,
     seed,
     spawn,
     sql_time,
@@ -145,7 +145,7 @@ def _history(path: Path, per_person: int, now: datetime) -> int:
 
 async def _inserts(rows: list[outbox.NewRow], now: datetime) -> tuple[float, float]:
     """Seconds to insert ``rows`` into an empty outbox: add_rows, then plain sqlite3."""
-    tmp = Path(tempfile.mkdtemp(prefix="mestring-bench-"))
+    tmp = scratch_dir()
     ours_url = f"sqlite:///{tmp / 'ours.sqlite3'}"
     await upgrade_async(ours_url)
     # The rows' people are not in this file: foreign keys off, as in plain sqlite3 below.
@@ -238,7 +238,7 @@ async def measure(participants: int, teams: int, big_team: int, history: int,
                   starts: int = STARTS) -> Figures:
     clock = SystemClock()
     now = clock.now()
-    tmp = Path(tempfile.mkdtemp(prefix="mestring-bench-"))
+    tmp = scratch_dir()
     path = tmp / "bench.sqlite3"
     url = f"sqlite:///{path}"
     tz = midday_zone(now)

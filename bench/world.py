@@ -11,12 +11,15 @@ Used by bench/updates.py, bench/fanout.py and bench/planner.py.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -223,6 +226,15 @@ def mestring_env(api_url: str, token: str, database_url: str, **extra: str) -> d
     })
     env.update({f"MESTRING_{k.upper()}": v for k, v in extra.items()})
     return env
+
+
+def scratch_dir() -> Path:
+    """A directory for one benchmark run's files, removed when the process ends: a
+    10,000-participant database is 300 MB, and runs used to leave gigabytes behind. Each run
+    removes only its own (a run must not delete another's database while it is measured)."""
+    tmp = Path(tempfile.mkdtemp(prefix="mestring-bench-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    return tmp
 
 
 def spawn(args: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
