@@ -19,6 +19,7 @@ from telegram import Update
 
 from bot import logs
 from bot.app import BotApiEndpoint, build_runtime
+from bot.collector import startup_frozen
 from bot.settings import load_settings
 from dialogs.delivery.config import DeliveryConfig
 from storage.migrate import upgrade
@@ -38,7 +39,9 @@ def main() -> None:
     runtime = build_runtime(settings, BotApiEndpoint(settings.telegram_api_url, token),
                             database_url=settings.resolved_database_url,
                             delivery_config=config)
-    runtime.application.run_polling(allowed_updates=Update.ALL_TYPES)
+    # As `mestring run` (bot/runner.py): what lives from the start is left out of collections.
+    with startup_frozen():
+        runtime.application.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
 if __name__ == "__main__":

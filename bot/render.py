@@ -34,7 +34,8 @@ async def send_to(bot: Bot, chat_id: int, screen: Screen, **timeouts: float) -> 
     """Send a screen: a text message, or its media with the text as caption.
 
     Replies and the outbox both send through here, so an instructor's preview is exactly what
-    participants get.
+    participants get (the outbox's text messages go out with these same parameters through
+    ``PtbSender._send_text``, which reads only the message id of the answer).
     """
     common = {"parse_mode": ParseMode.HTML, "reply_markup": markup(screen), **timeouts}
     if screen.media is None:

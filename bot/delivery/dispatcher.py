@@ -139,6 +139,34 @@ class _Batch:
     row_ids: list[int] = field(default_factory=list)
     outgoing: list[_Outgoing] = field(default_factory=list)
     report: DispatchReport = field(default_factory=DispatchReport)
+    began: bool = False  # a send of it reached the sender (it can no longer be put back)
+
+
+@dataclass
+class _Lanes:
+    """What the batches of one run share while sending: ``concurrency`` slots, each held by
+    one worker for as long as it has rows, and one flood signal (a 429 stops them all)."""
+
+    slots: asyncio.Semaphore
+    flood: asyncio.Event = field(default_factory=asyncio.Event)
+    stopped: bool = False  # the run was cancelled: a slot given up is taken by nobody
+
+
+@dataclass
+class _Before:
+    """The batch sending before this one: its chats and people, and its results when done."""
+
+    batch: _Batch
+    task: asyncio.Task[dict[int, SendResult]]
+    chats: frozenset[int] = frozenset()
+    people: frozenset[int | None] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.chats = frozenset(o.chat_id for o in self.batch.outgoing)
+        self.people = frozenset(o.person_id for o in self.batch.outgoing) - {None}
+
+    def holds(self, item: _Outgoing) -> bool:
+        return item.chat_id in self.chats or item.person_id in self.people
 
 
 def worker_name() -> str:
@@ -180,9 +208,12 @@ class Dispatcher:
         batch = await self._next_batch(in_flight=None)
         if batch is None:
             return DispatchReport()
-        results = await self._send_all(batch.outgoing)
+        results = await self._send_all(batch, self._lanes())
         await self._settle(batch, results)
         return batch.report
+
+    def _lanes(self) -> _Lanes:
+        return _Lanes(asyncio.Semaphore(self.config.concurrency))
 
     async def run_until_idle(self, max_batches: int = 1000) -> DispatchReport:
         """Batches until nothing is due now (or flood control says wait), two in flight:
@@ -194,45 +225,68 @@ class Dispatcher:
         if self._holding():
             return DispatchReport(held=True)
         total = DispatchReport()
+        lanes = self._lanes()
         sending: _Batch | None = await self._next_batch(in_flight=None)
-        task = self._start_sending(sending, frozenset())
+        task = self._start_sending(sending, lanes, None)
         upcoming: _Batch | None = None
+        upcoming_task: asyncio.Task[dict[int, SendResult]] | None = None
         taken = 1 if sending is not None else 0
         try:
             while sending is not None:
                 assert task is not None
-                if taken < max_batches:
+                if taken < max_batches and not self._holding():
                     upcoming = await self._next_batch(in_flight=sending)
                     taken += upcoming is not None
+                    # Its workers take the slots the batch before leaves as it runs out of
+                    # rows: the connections stay busy across the batches' boundary.
+                    upcoming_task = self._start_sending(
+                        upcoming, lanes, _Before(sending, task))
                 results = await task
                 self._note_flood(results)
-                if upcoming is not None and self._holding():
+                if upcoming is not None and self._holding() and not upcoming.began:
+                    assert upcoming_task is not None
+                    upcoming_task.cancel()
                     await self._release_unsent(upcoming.row_ids)
-                    upcoming = None
-                done, sending, upcoming = sending, upcoming, None
-                task = self._start_sending(sending, _gone(done, results))
+                    upcoming, upcoming_task = None, None
+                done, sending, task = sending, upcoming, upcoming_task
+                upcoming, upcoming_task = None, None
                 await self._settle(done, results)
                 total += done.report
         except Exception:
-            if upcoming is not None:  # claimed, never sent: back for the next tick
-                await self._release_unsent(upcoming.row_ids)
+            await self._put_back_or_finish(upcoming, upcoming_task)
             if task is not None and sending is not None:
                 await self._finish_in_flight(task, sending)
             raise
         except BaseException:  # cancelled: the bot stops
             if task is not None:
                 task.cancel()  # what was being sent waits for its lease
-            if upcoming is not None:
+            if upcoming_task is not None:
+                upcoming_task.cancel()
+            if upcoming is not None and not upcoming.began:
                 await self._release_unsent(upcoming.row_ids)
             raise
         return total
 
     def _start_sending(
-        self, batch: _Batch | None, gone: frozenset[int]
+        self, batch: _Batch | None, lanes: _Lanes, before: _Before | None
     ) -> asyncio.Task[dict[int, SendResult]] | None:
         if batch is None:
             return None
-        return asyncio.ensure_future(self._send_all(batch.outgoing, gone=gone))
+        return asyncio.ensure_future(self._send_all(batch, lanes, before=before))
+
+    async def _put_back_or_finish(
+        self, batch: _Batch | None, task: asyncio.Task[dict[int, SendResult]] | None
+    ) -> None:
+        """A batch claimed behind the one that failed: back at once if none of it was sent
+        yet, else sent and recorded like the batch before it."""
+        if batch is None:
+            return
+        if task is not None and batch.began:
+            await self._finish_in_flight(task, batch)
+            return
+        if task is not None:
+            task.cancel()
+        await self._release_unsent(batch.row_ids)  # claimed, never sent: for the next tick
 
     async def _finish_in_flight(
         self, task: asyncio.Task[dict[int, SendResult]], batch: _Batch
@@ -371,51 +425,66 @@ class Dispatcher:
 
     # -- 3. send -----------------------------------------------------------------------------
     async def _send_all(
-        self, outgoing: Sequence[_Outgoing], *, gone: frozenset[int] = frozenset()
+        self, batch: _Batch, lanes: _Lanes, *, before: _Before | None = None
     ) -> dict[int, SendResult]:
-        """Send a batch; ``gone``: people the batch before found unreachable (their rows
-        here were claimed before that was known, and are not tried)."""
+        """Send a batch. ``before``: the batch sending ahead of it, whose workers hand over
+        their slots as they run out of rows. A chat or person of that batch waits here until
+        it is done: one chat's rows go in order, and a person it found unreachable gets
+        nothing more (their rows here were claimed before that was known)."""
         results: dict[int, SendResult] = {}
-        flood = asyncio.Event()
         waiting: deque[list[_Outgoing]] = deque()  # each chat's rows, in order
         by_chat: dict[int, list[_Outgoing]] = {}
-        for item in outgoing:
-            if item.person_id in gone:
-                results[item.row_id] = Abandoned("unreachable in the batch before")
-            else:
-                by_chat.setdefault(item.chat_id, []).append(item)
+        for item in batch.outgoing:
+            by_chat.setdefault(item.chat_id, []).append(item)
         waiting.extend(by_chat.values())
 
+        async def gone_before(item: _Outgoing) -> bool:
+            if before is None or not before.holds(item):
+                return False
+            return item.person_id in _gone(before.batch, await before.task)
+
         async def worker() -> None:
-            # ``concurrency`` workers, each going straight on to the next chat as the bare
-            # send loop does: no hand-off through a semaphore between sends, which costs a
-            # turn of the event loop each and left a slot empty while it waited for one. A chat
-            # with more rows goes to the back of the line after each (Telegram allows ~1/s per
-            # chat), and its rows go in order, one at a time.
-            while waiting:
-                item, *rest = waiting.popleft()
-                result = await self._send_one(item, flood)
-                results[item.row_id] = result
-                if isinstance(result, TooManyRequests):
-                    flood.set()
-                if isinstance(result, Unreachable):
-                    for later in rest:
-                        results[later.row_id] = Abandoned(result.reason)
-                elif rest:
-                    waiting.append(rest)
+            # Each worker holds a slot while it goes straight on to the next chat, as the
+            # bare send loop does: no hand-off through a semaphore between sends, which costs
+            # a turn of the event loop each. A chat with more rows goes to the back of the line
+            # after each (Telegram allows ~1/s per chat), its rows in order, one at a time.
+            async with lanes.slots:
+                try:
+                    while waiting and not lanes.stopped:
+                        await send_chat(*waiting.popleft())
+                except asyncio.CancelledError:
+                    lanes.stopped = True  # before the slot goes to the next batch's worker
+                    raise
+
+        async def send_chat(item: _Outgoing, *rest: _Outgoing) -> None:
+            if await gone_before(item):
+                for row in (item, *rest):
+                    results[row.row_id] = Abandoned("unreachable in the batch before")
+                return
+            result = await self._send_one(batch, item, lanes.flood)
+            results[item.row_id] = result
+            if isinstance(result, TooManyRequests):
+                lanes.flood.set()
+            if isinstance(result, Unreachable):
+                for later in rest:
+                    results[later.row_id] = Abandoned(result.reason)
+            elif rest:
+                waiting.append(list(rest))
 
         await asyncio.gather(*(worker() for _ in range(min(self.config.concurrency,
                                                               len(waiting)))))
         return results
 
-    async def _send_one(self, item: _Outgoing, flood: asyncio.Event) -> SendResult:
-        """One row out, unless another send of the batch hit flood control."""
+    async def _send_one(self, batch: _Batch, item: _Outgoing, flood: asyncio.Event
+                        ) -> SendResult:
+        """One row out, unless a send of this run hit flood control."""
         if flood.is_set():
             return NotAttempted()
         if self._pacer is not None:
             await self._pacer.spare()
             if flood.is_set():
                 return NotAttempted()
+        batch.began = True
         try:
             return await self.sender.send(item.chat_id, item.screen)
         except Exception as exc:  # a send must never kill the batch

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from bot.delivery.dispatcher import Delivered, Dispatcher, SendResult
+from bot.delivery.dispatcher import Delivered, Dispatcher, Sender, SendResult
 from bot.local_api import LocalBotApi
 from bot.local_api.limits import Limits
 from dialogs.delivery import outbox
@@ -64,9 +65,10 @@ async def _reminders(world: World, now, rows: list[tuple[int, int]]) -> None:
                          "offset_minutes": 1440})], now)
 
 
-def _dispatcher(world: World, clock: FrozenClock, sender: RecordingSender,
-                concurrency: int) -> Dispatcher:
-    config = DeliveryConfig(send_rate_per_second=None, batch_size=50, concurrency=concurrency)
+def _dispatcher(world: World, clock: FrozenClock, sender: Sender,
+                concurrency: int, batch_size: int = 50) -> Dispatcher:
+    config = DeliveryConfig(send_rate_per_second=None, batch_size=batch_size,
+                            concurrency=concurrency)
     return Dispatcher(world.sessions, sender, Renderer(catalogs(), "da"), clock, config,
                       worker="w1")
 
@@ -96,3 +98,70 @@ async def test_a_batch_keeps_concurrency_sends_in_flight_and_no_more(
     assert report.sent == len(users)
     assert sender.most_in_flight == 4
     assert sorted(chat for chat, _ in sender.sent) == users  # each chat once
+
+
+class SlowFirst(RecordingSender):
+    """The first chat's answer comes late: once the next batch is prepared, until it has
+    begun sending or fifty more turns of the event loop have passed."""
+
+    def __init__(self, slow_chat: int, next_batch_chats: set[int]) -> None:
+        super().__init__()
+        self.slow_chat, self.next_batch_chats = slow_chat, next_batch_chats
+        self.begun: list[int] = []
+        self.next_began_while_slow = False
+        self.prepared = asyncio.Event()
+
+    def watch(self, dispatcher: Dispatcher) -> Dispatcher:
+        next_batch = dispatcher._next_batch
+
+        async def noting(**kwargs: Any) -> Any:
+            batch = await next_batch(**kwargs)
+            if kwargs["in_flight"] is not None:
+                self.prepared.set()
+            return batch
+
+        dispatcher._next_batch = noting  # type: ignore[method-assign]
+        return dispatcher
+
+    async def send(self, chat_id: int, screen: Screen) -> SendResult:
+        self.begun.append(chat_id)
+        if chat_id == self.slow_chat:
+            await self.prepared.wait()
+            for _ in range(50):
+                if self.next_batch_chats & set(self.begun):
+                    self.next_began_while_slow = True
+                    break
+                await asyncio.sleep(0)
+        return await super().send(chat_id, screen)
+
+
+async def test_the_next_batch_takes_the_slots_the_one_before_no_longer_needs(
+    world: World, clock: FrozenClock
+) -> None:
+    first, second = [320_201, 320_202, 320_203, 320_204], [320_205, 320_206, 320_207, 320_208]
+    await _reminders(world, clock.now(), [(user, 1) for user in first + second])
+    sender = SlowFirst(first[0], set(second))
+    report = await sender.watch(_dispatcher(world, clock, sender, concurrency=2,
+                                            batch_size=4)).run_until_idle()
+    assert report.sent == 8
+    # The first batch's slow send was still out when the second batch began sending ...
+    assert sender.next_began_while_slow
+    # ... and never more than ``concurrency`` at a time, each chat once.
+    assert sender.most_in_flight == 2
+    assert sorted(chat for chat, _ in sender.sent) == first + second
+
+
+async def test_a_chat_in_two_batches_waits_for_the_batch_before(
+    world: World, clock: FrozenClock
+) -> None:
+    a, others = 320_301, [320_302, 320_303, 320_304, 320_305, 320_306]
+    # Batch one: a's first row and three others; batch two: a's second row first in line.
+    await _reminders(world, clock.now(), [(a, 1), *[(u, 1) for u in others[:3]], (a, 2),
+                                          *[(u, 1) for u in others[3:]]])
+    sender = SlowFirst(a, {others[3], others[4]})
+    report = await sender.watch(_dispatcher(world, clock, sender, concurrency=2,
+                                            batch_size=4)).run_until_idle()
+    assert report.sent == 7
+    a_texts = [text for chat, text in sender.sent if chat == a]
+    assert "modul 1 " in a_texts[0]
+    assert "modul 2 " in a_texts[1]
