@@ -99,7 +99,8 @@ async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
         async with sessions() as session:
             yield session
         return
-    session = turn.reads = turn.reads or sessions()
+    session = turn.reads = turn.reads or (
+        sessions.quick() if isinstance(sessions, Sessions) else sessions())
     try:
         yield session
     except BaseException:

@@ -14,7 +14,16 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import (
+    CompoundSelect,
+    bindparam,
+    func,
+    null,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.callbacks import INT, Action, callback
@@ -30,6 +39,7 @@ from storage.models import (
     Role,
     SessionStatus,
     Team,
+    UTCDateTime,
     WebinarSession,
 )
 
@@ -120,13 +130,19 @@ class Participation:
 
 
 @cache
-def _view_queries() -> tuple[Select[Any], Select[Any]]:
+def _view_query() -> CompoundSelect[Any]:
     """Built once (the course view runs for every /course and module button): building a
-    statement costs more than running these, and SQLAlchemy keeps their compiled forms."""
-    return (
-        select(WebinarSession.module_no, WebinarSession.starts_at, WebinarSession.status)
+    statement costs more than running this one, and SQLAlchemy keeps its compiled form.
+    The team's webinars and the membership's progress in one statement: a webinar's row has
+    its ``starts_at`` (never NULL), a progress row has none. The first SELECT gives the
+    columns their types, so its empty progress columns are typed as theirs."""
+    no_time = type_coerce(null(), UTCDateTime())
+    return union_all(
+        select(WebinarSession.module_no, WebinarSession.starts_at, WebinarSession.status,
+               no_time.label("opened_at"), no_time.label("done_at"))
         .where(WebinarSession.team_id == bindparam("team")),
-        select(ModuleProgress.module_no, ModuleProgress.opened_at, ModuleProgress.done_at)
+        select(ModuleProgress.module_no, null(), null(), ModuleProgress.opened_at,
+               ModuleProgress.done_at)
         .where(ModuleProgress.membership_id == bindparam("membership")),
     )
 
@@ -143,16 +159,15 @@ async def participation_view(
     session: AsyncSession, participation: Participation, now: datetime,
     course: Course | None = None,
 ) -> CourseView:
-    """The course as this participant sees it now: two plain queries (webinars, progress),
+    """The course as this participant sees it now: one plain query (webinars and progress),
     as /course and every module button need it."""
     course = course or default_course()
-    webinars_of, progress_of = _view_queries()
     # Core on the session's connection: plain columns, no ORM result machinery (bot/actor.py).
     connection = await session.connection()
-    sessions = {row.module_no: row for row in await connection.execute(
-        webinars_of, {"team": participation.team_id})}
-    progress = {row.module_no: row for row in await connection.execute(
-        progress_of, {"membership": participation.membership_id})}
+    sessions, progress = {}, {}
+    for row in await connection.execute(_view_query(), {
+            "team": participation.team_id, "membership": participation.membership_id}):
+        (progress if row.starts_at is None else sessions)[row.module_no] = row
     tz = ZoneInfo(participation.timezone)
     rows = []
     for module in course.modules:

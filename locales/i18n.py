@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -127,11 +128,14 @@ class Tr:
         return format_datetime(value, format=fmt, tzinfo=tz, locale=self.babel_locale)
 
     def time(self, value: datetime | time, tz: ZoneInfo | None = None, fmt: str = "short") -> str:
+        if fmt == "short" and isinstance(value, datetime) and tz is not None:
+            return _short_time(_FORMAT_LOCALES.get(self.locale, self.locale), value, tz)
         return format_time(value, format=fmt, tzinfo=tz, locale=self.babel_locale)
 
     def day(self, value: datetime, tz: ZoneInfo) -> str:
         """Weekday and date in the reader's words, e.g. "torsdag den 7. januar 2027"."""
-        return format_date(value.astimezone(tz).date(), format="full", locale=self.babel_locale)
+        return _full_day(_FORMAT_LOCALES.get(self.locale, self.locale),
+                         value.astimezone(tz).date())
 
     def when(self, value: datetime, tz: ZoneInfo) -> str:
         """Weekday, date and clock time, e.g. "torsdag 7. januar kl. 19.00"."""
@@ -141,6 +145,19 @@ class Tr:
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.babel_locale)
+
+
+# Memoised, as Babel's own locale data is: /course formats a team's module and webinar dates
+# for each member, the same few for all of them, at ~40 µs apiece (bench/updates.py). A
+# result depends only on its arguments; a few thousand short strings at most.
+@lru_cache(maxsize=2048)
+def _full_day(format_locale: str, value: date) -> str:
+    return format_date(value, format="full", locale=Locale.parse(format_locale))
+
+
+@lru_cache(maxsize=2048)
+def _short_time(format_locale: str, value: datetime, tz: ZoneInfo) -> str:
+    return format_time(value, format="short", tzinfo=tz, locale=Locale.parse(format_locale))
 
 
 class Catalogs:

@@ -26,6 +26,8 @@ _REPLACEABLE_DRIVERS = {
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option that marks a connection as a write transaction's (see `Sessions`).
 WRITE = "mestring_write"
+# Execution option that marks a connection as a quick read's (see `Sessions.quick`).
+QUICK = "mestring_quick"
 
 
 def database_url(url: str) -> URL:
@@ -95,7 +97,10 @@ def create_engine(
             _create_private_file(path)
         from storage import sqlite_driver  # not imported where PostgreSQL is used
 
-        engine = _create_async_engine(parsed, module=sqlite_driver.dbapi())
+        # Quick reads use the sqlite3 connection on the event loop's thread as well as on
+        # aiosqlite's, never at once (storage/sqlite_driver.py).
+        engine = _create_async_engine(parsed, module=sqlite_driver.dbapi(),
+                                      connect_args={"check_same_thread": False})
         _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys,
                           busy_timeout_ms=busy_timeout_ms)
         return engine
@@ -136,11 +141,13 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_m
         # refuses that at once ("database is locked", no busy wait) when another connection
         # wrote meanwhile. A write transaction therefore takes the lock at BEGIN, where the
         # busy timeout applies; a read stays deferred and, under WAL, never waits.
-        immediate = conn.get_execution_options().get(WRITE, False)
+        options = conn.get_execution_options()
+        immediate = options.get(WRITE, False)
         # Sent with the transaction's first statement, in the same trip to aiosqlite's
         # thread (storage/sqlite_driver.py): the lock is still taken before any statement.
         conn.connection.dbapi_connection.begin_with_next_statement(
-            "BEGIN IMMEDIATE" if immediate else "BEGIN")
+            "BEGIN IMMEDIATE" if immediate else "BEGIN",
+            on_loop=not immediate and options.get(QUICK, False))
 
 
 def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
@@ -168,6 +175,14 @@ class Sessions(async_sessionmaker[AsyncSession]):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, expire_on_commit=False)
         self._writer = engine.execution_options(**{WRITE: True})
+        self._quick = engine.execution_options(**{QUICK: True})
+
+    def quick(self) -> AsyncSession:
+        """A read session for a few small reads by index (an update's: the actor, their
+        course): on SQLite its SELECTs run on the event loop's thread instead of a trip to
+        aiosqlite's (storage/sqlite_driver.py), so never a scan that may take long. On
+        PostgreSQL a read session like any other."""
+        return self(bind=self._quick)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]

@@ -59,7 +59,13 @@ class BotApiHttp:
             return error_response(ApiError(404, "Not Found"))
         params: dict[str, Any] = {}
         try:
-            raw, uploads = await read_request(request)
+            try:
+                raw, uploads = await read_request(request)
+            except ConnectionResetError:
+                # The client hung up before its request was whole (a bot that stops while
+                # its getUpdates is on the way): nobody to answer, and no fault of the server.
+                self._record(method, params, ApiError(0, "connection lost by the client"))
+                return web.Response(status=204)
             params = decode_params(method, raw, uploads)
             await self._apply_faults(request, method)
             result = await self.methods.handlers[method](params)

@@ -139,3 +139,20 @@ def test_each_language_is_offered_in_its_own_name_as_babel_writes_it(code: str) 
     """The names on the language buttons are written out (see locales/i18n.py); they must
     stay the names Babel's CLDR data gives each language in itself."""
     assert language_name(code) == Locale.parse(code).get_display_name(code).capitalize()
+
+
+def test_a_day_and_a_time_are_the_readers_in_the_zone_asked_for_every_time() -> None:
+    """Tr.day and Tr.time are memoised: the same moment asked again, in another zone or for
+    another reader, is still formatted for that zone and reader."""
+    catalogs = Catalogs.load()
+    moment = datetime(2027, 3, 25, 18, 0, tzinfo=UTC)
+    copenhagen, auckland = ZoneInfo("Europe/Copenhagen"), ZoneInfo("Pacific/Auckland")
+    for _ in range(2):  # the second round is answered from the memo
+        assert catalogs.tr("da").day(moment, copenhagen).startswith("torsdag")
+        assert catalogs.tr("da").day(moment, auckland).startswith("fredag")
+        assert catalogs.tr("nb").day(moment, auckland).startswith("fredag")
+        assert catalogs.tr("en").day(moment, auckland).startswith("Friday")
+        assert catalogs.tr("da").time(moment, copenhagen) == "19.00"
+        assert catalogs.tr("da").time(moment, auckland) == "07.00"
+        assert catalogs.tr("en").time(moment, copenhagen) == "19:00"
+        assert catalogs.tr("da").time(moment, copenhagen, "HH:mm:ss") == "19:00:00"

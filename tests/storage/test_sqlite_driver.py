@@ -148,3 +148,55 @@ async def test_a_connection_given_back_inside_a_transaction_is_still_rolled_back
     async with engine.begin() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
         await conn.execute(text("INSERT INTO t (name) VALUES ('next')"))
+
+
+async def test_a_quick_read_makes_no_trip_and_keeps_its_snapshot(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    sessions = create_sessionmaker(engine)
+    count = text("SELECT count(*) FROM t")
+    async with sessions.quick() as reader:
+        assert (await reader.execute(count)).scalar_one() == 0
+        raw = (await reader.connection()).sync_connection.connection.dbapi_connection
+        assert raw.driver_connection.in_transaction  # its BEGIN went with the SELECT
+        writes_before = len(trips)
+        async with sessions.begin() as writer:
+            await writer.execute(text("INSERT INTO t (name) VALUES ('meanwhile')"))
+        assert len(trips) > writes_before  # the write went to the thread
+        trips.clear()
+        # Still the transaction of the first read: it does not see the write.
+        assert (await reader.execute(count)).scalar_one() == 0
+    assert not raw.driver_connection.in_transaction  # rolled back at the end
+    async with sessions.quick() as reader:
+        assert (await reader.execute(count)).scalar_one() == 1
+    # Neither the reads, nor their BEGIN, nor their rollback went to aiosqlite's thread.
+    assert trips == []
+
+
+async def test_a_write_in_a_quick_session_and_what_follows_it_go_to_the_thread(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    """A write may wait for the write lock (the busy timeout): never on the event loop."""
+    sessions = create_sessionmaker(engine)
+    async with sessions.quick() as session:
+        await session.execute(text("SELECT count(*) FROM t"))
+        assert trips == []
+        await session.execute(text("INSERT INTO t (name) VALUES ('written')"))
+        assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+        await session.commit()
+    assert trips == ["_execute", "_execute", "commit"]
+    trips.clear()
+    async with sessions.quick() as session:  # the next quick read is quick again
+        assert (await session.execute(text("SELECT name FROM t"))).scalar_one() == "written"
+    assert trips == []
+
+
+async def test_a_failed_quick_read_leaves_the_connection_usable(engine: AsyncEngine) -> None:
+    sessions = create_sessionmaker(engine)
+    async with sessions.quick() as session:
+        with pytest.raises(OperationalError, match="no such table"):
+            await session.execute(text("SELECT * FROM missing"))
+    async with sessions.quick() as session:
+        assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    async with sessions.begin() as session:
+        await session.execute(text("INSERT INTO t (name) VALUES ('after')"))
