@@ -24,7 +24,6 @@ import asyncio
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +41,7 @@ from bench.world import (
     percentile,
     plan_and_settle,
     ratio,
+    scratch_dir,
     seed,
     spawn,
     stop,
@@ -74,7 +74,7 @@ class FanOut:
 
 async def _world(count: int, teams: int) -> tuple[str, list[int], datetime]:
     now = SystemClock().now()
-    tmp = Path(tempfile.mkdtemp(prefix="mestring-bench-"))
+    tmp = scratch_dir()
     url = f"sqlite:///{tmp / 'bench.sqlite3'}"
     # Webinar 1 in a day and ten minutes: its day-before reminder is ten minutes away, and
     # the bench makes it due when the bot is ready.

@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -50,6 +49,7 @@ from bench.world import (
     percentile,
     plan_and_settle,
     ratio,
+    scratch_dir,
     seed,
     spawn,
     stop,
@@ -158,7 +158,7 @@ async def measure(api: LocalBotApi, pid: int, people: People, rate: float,
 async def run_mestring(count: int, rate: float, seconds: float) -> Figures:
     clock = SystemClock()
     now = clock.now()
-    tmp = Path(tempfile.mkdtemp(prefix="mestring-bench-"))
+    tmp = scratch_dir()
     url = f"sqlite:///{tmp / 'bench.sqlite3'}"
     sizes = team_sizes(count, max(1, count // 15))
     world = await seed(url, sizes=sizes, now=now, first_webinar=now + timedelta(days=9),
