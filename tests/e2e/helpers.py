@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.sandbox import Sandbox
+from bot.sandbox import Sandbox, open_sandbox
+from bot.settings import Settings
 from dialogs.coordinator import CreatedTeam, create_team_with_invites
 from dialogs.coordinator_holidays import HolidayChoice
 from dialogs.invites import create_invite
+from storage.clock import Clock
 from storage.models import InviteRole, Team
 
 # The language Telegram reports is preselected, so its button carries a tick.
@@ -95,3 +99,14 @@ async def press_data(sandbox: Sandbox, user_id: int, data: str) -> None:
     if sandbox.pace is not None:
         sandbox.pace.pause()
     await sandbox.handled(sandbox.api.press_button(user_id, message.message_id, data))
+
+
+@asynccontextmanager
+async def one_enrolled(
+    settings: Settings, clock: Clock, database_url: str, user_id: int
+) -> AsyncIterator[Sandbox]:
+    """A bot with one team, and ``user_id`` in it as a Danish participant."""
+    async with open_sandbox(settings=settings, database_url=database_url, clock=clock) as sandbox:
+        created = await make_team(sandbox)
+        await join(sandbox, user_id, created.participant_invite.code, language="da")
+        yield sandbox

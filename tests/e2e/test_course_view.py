@@ -8,22 +8,20 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select, update
 
-from bot.sandbox import Sandbox, open_sandbox
+from bot.sandbox import Sandbox
 from bot.settings import Settings
 from dialogs import course
 from storage.clock import FrozenClock
 from storage.models import Membership, ModuleProgress, SessionStatus, WebinarSession
 
-from .helpers import join, make_team, press_data
+from .helpers import one_enrolled, press_data
 
 ANNA = 7101
 
 
 @pytest.fixture
 async def enrolled(settings: Settings, clock: FrozenClock, db_url: str) -> AsyncIterator[Sandbox]:
-    async with open_sandbox(settings=settings, database_url=db_url, clock=clock) as sandbox:
-        created = await make_team(sandbox)
-        await join(sandbox, ANNA, created.participant_invite.code, language="da")
+    async with one_enrolled(settings, clock, db_url, ANNA) as sandbox:
         yield sandbox
 
 

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.sandbox import Sandbox, open_sandbox
+from bot.sandbox import Sandbox
 from bot.settings import Settings
 from storage.clock import FrozenClock
 
-from .helpers import join, make_team, press_data
+from .helpers import one_enrolled, press_data
 
 ANNA = 7001
 
@@ -60,9 +60,7 @@ def counting(sandbox: Sandbox) -> Iterator[Work]:
 
 @pytest.fixture
 async def enrolled(settings: Settings, clock: FrozenClock, db_url: str) -> AsyncIterator[Sandbox]:
-    async with open_sandbox(settings=settings, database_url=db_url, clock=clock) as sandbox:
-        created = await make_team(sandbox)
-        await join(sandbox, ANNA, created.participant_invite.code, language="da")
+    async with one_enrolled(settings, clock, db_url, ANNA) as sandbox:
         yield sandbox
 
 
