@@ -266,7 +266,7 @@ def build_runtime(
         clock=clock or SystemClock(),
         delivery=delivery_config,
     )
-    http = TelegramHttp()
+    http = TelegramHttp.for_api(endpoint.root_url)
     outbox_bot = make_bot(endpoint.token, endpoint.base_url, endpoint.base_file_url,
                           connections=delivery_config.concurrency, http=http)
     # Replies and the outbox share Telegram's rate; the outbox takes what replies leave.
