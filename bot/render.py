@@ -30,14 +30,19 @@ def markup(screen: Screen) -> InlineKeyboardMarkup | None:
     )
 
 
+def message_parameters(screen: Screen) -> dict[str, object]:
+    """How every message of a screen is sent, beside its text: HTML, and its buttons."""
+    return {"parse_mode": ParseMode.HTML, "reply_markup": markup(screen)}
+
+
 async def send_to(bot: Bot, chat_id: int, screen: Screen, **timeouts: float) -> Message:
     """Send a screen: a text message, or its media with the text as caption.
 
     Replies and the outbox both send through here, so an instructor's preview is exactly what
-    participants get (the outbox's text messages go out with these same parameters through
-    ``PtbSender._send_text``, which reads only the message id of the answer).
+    participants get (the outbox's text messages go out with the same ``message_parameters``
+    through ``PtbSender._send_text``, which reads only the message id of the answer).
     """
-    common = {"parse_mode": ParseMode.HTML, "reply_markup": markup(screen), **timeouts}
+    common = {**message_parameters(screen), **timeouts}
     if screen.media is None:
         return await bot.send_message(chat_id, screen.text, **common)
     if isinstance(screen.media, Upload):
@@ -66,7 +71,7 @@ async def replace(update: Update, screen: Screen) -> None:
         await send(update, screen)
         return
     await edited(query.message.edit_text(  # type: ignore[union-attr]
-        screen.text, parse_mode=ParseMode.HTML, reply_markup=markup(screen)
+        screen.text, **message_parameters(screen)
     ))
 
 

@@ -109,8 +109,13 @@ class Tr:
     _translations: Translations
 
     @property
+    def format_locale(self) -> str:
+        """The locale dates and numbers are formatted in (English ones as in Britain)."""
+        return _FORMAT_LOCALES.get(self.locale, self.locale)
+
+    @property
     def babel_locale(self) -> Locale:
-        return Locale.parse(_FORMAT_LOCALES.get(self.locale, self.locale))
+        return Locale.parse(self.format_locale)
 
     def _(self, message: str, /, **params: object) -> str:
         text = self._translations.gettext(message)
@@ -129,13 +134,12 @@ class Tr:
 
     def time(self, value: datetime | time, tz: ZoneInfo | None = None, fmt: str = "short") -> str:
         if fmt == "short" and isinstance(value, datetime) and tz is not None:
-            return _short_time(_FORMAT_LOCALES.get(self.locale, self.locale), value, tz)
+            return _short_time(self.format_locale, value, tz)
         return format_time(value, format=fmt, tzinfo=tz, locale=self.babel_locale)
 
     def day(self, value: datetime, tz: ZoneInfo) -> str:
         """Weekday and date in the reader's words, e.g. "torsdag den 7. januar 2027"."""
-        return _full_day(_FORMAT_LOCALES.get(self.locale, self.locale),
-                         value.astimezone(tz).date())
+        return _full_day(self.format_locale, value.astimezone(tz).date())
 
     def when(self, value: datetime, tz: ZoneInfo) -> str:
         """Weekday, date and clock time, e.g. "torsdag 7. januar kl. 19.00"."""

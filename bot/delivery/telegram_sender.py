@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from telegram import Bot
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.delivery.dispatcher import (
@@ -22,7 +21,7 @@ from bot.delivery.dispatcher import (
     Transient,
     Unreachable,
 )
-from bot.render import markup, send_to
+from bot.render import message_parameters, send_to
 from bot.telegram_http import TelegramHttp
 from dialogs.screen import Screen
 
@@ -34,7 +33,7 @@ def make_bot(token: str, base_url: str, base_file_url: str, *, connections: int 
              timeout: float = 10.0, http: TelegramHttp | None = None) -> Bot:
     """A Bot for the outbox with a connection pool as wide as its concurrency; ``http`` gives
     it the worker's shared TLS context."""
-    request = (http or TelegramHttp()).request(connections, timeout=timeout)
+    request = (http or TelegramHttp.for_api(base_url)).request(connections, timeout=timeout)
     # The outbox never polls: one HTTP client for both of PTB's slots, not a second one.
     return Bot(token, base_url=base_url, base_file_url=base_file_url, request=request,
                get_updates_request=request)
@@ -90,17 +89,16 @@ class PtbSender:
                 "connect_timeout": self.timeout, "pool_timeout": self.timeout}
 
     async def _send_text(self, chat_id: int, screen: Screen) -> int | None:
-        """``send_message`` as ``bot.render.send_to`` makes it (the same text, parse mode and
-        keyboard), reading only the message id from Telegram's answer. The outbox needs
-        nothing else, and building the whole ``Message`` of it (sender, chat, entities,
-        keyboard) took about a tenth of the CPU of each send, ~0.26 ms: at a fan-out's pace
-        the event loop is the limit (docs/delivery.md). ``Bot._post`` is PTB's own request
-        path, errors and all (a 429 is still ``RetryAfter``); it is private, so the pin
-        below 23 and tests/delivery/test_telegram_sender.py guard it."""
+        """``send_message`` as ``bot.render.send_to`` makes it (the same text and
+        ``message_parameters``), reading only the message id from Telegram's answer. The
+        outbox needs nothing else, and building the whole ``Message`` of it (sender, chat,
+        entities, keyboard) took about a tenth of the CPU of each send, ~0.26 ms: at a
+        fan-out's pace the event loop is the limit (docs/delivery.md). ``Bot._post`` is
+        PTB's own request path, errors and all (a 429 is still ``RetryAfter``); it is
+        private, so the pin below 23 and tests/delivery/test_telegram_sender.py guard it."""
         result = await self.bot._post(
             "sendMessage",
-            {"chat_id": chat_id, "text": screen.text, "parse_mode": ParseMode.HTML,
-             "reply_markup": markup(screen)},
+            {"chat_id": chat_id, "text": screen.text, **message_parameters(screen)},
             **self._timeouts(),
         )
         message_id = result.get("message_id") if isinstance(result, dict) else None
