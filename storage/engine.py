@@ -24,6 +24,12 @@ _REPLACEABLE_DRIVERS = {
 # How long a SQLite write transaction waits for the write lock before it reports "busy" (and
 # the caller's bounded retry, storage/retry.py, tries once more). Write transactions are short.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Each pooled connection's own page cache. SQLite's default is 2 MB a connection, filled by
+# the safety net's scans and held for the process's life. It buys little here: the operating
+# system caches the file anyway, and under WAL a connection drops its whole cache whenever
+# another one has committed, which a bot that writes on most updates does all the time. 512
+# KiB (128 pages) still holds the b-tree roots and inner pages that every lookup walks.
+SQLITE_CACHE_KIB = 512
 # Execution option that marks a connection as a write transaction's (see `Sessions`).
 WRITE = "mestring_write"
 # Execution option that marks a connection as a quick read's (see `Sessions.quick`).
@@ -132,6 +138,7 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_m
             cursor.execute("PRAGMA journal_mode=WAL")
             # Safe with WAL (a power cut may lose the last commit, never corrupt the file).
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # negative: KiB
         finally:
             cursor.close()
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage.engine import SQLITE_BUSY_TIMEOUT_MS, create_engine, create_sessionmaker, database_url
+from storage.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_CACHE_KIB,
+    create_engine,
+    create_sessionmaker,
+    database_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -68,6 +74,8 @@ async def test_sqlite_file_is_private_with_wal_and_foreign_keys(tmp_path: Path) 
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
             assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == \
                 SQLITE_BUSY_TIMEOUT_MS
+            # Negative: a size in KiB, not a number of pages (storage/engine.py says why).
+            assert (await conn.execute(text("PRAGMA cache_size"))).scalar() == -SQLITE_CACHE_KIB
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
             await conn.commit()
         for sibling in path.parent.iterdir():  # -wal / -shm inherit the mode
