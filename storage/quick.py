@@ -7,7 +7,8 @@ CPU than SQLite's work. A :class:`PlainQuery` compiles its statement once per di
 the session's transaction is a quick SQLite read, runs the SQL straight on the sqlite3
 connection: the parameters and the columns still go through their SQLAlchemy types' own bind
 and result processors, so the rows hold what ``connection.execute`` would have given.
-Anywhere else (PostgreSQL, a transaction that wrote) it is ``connection.execute`` as before.
+Anywhere else (PostgreSQL, a transaction that wrote, an engine whose statements someone
+listens to) it is ``connection.execute`` as before. Errors are SQLAlchemy's either way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
@@ -69,9 +71,16 @@ class PlainQuery:
             await connection.begin()
         dbapi = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
         quick = getattr(dbapi, "quick_rows", None)
-        if quick is not None:
+        # Whoever listens to the statements (a test's fault injection, tracing) sees them.
+        if quick is not None and not connection.sync_connection.dispatch.before_cursor_execute:
             plan = self._plan(connection.dialect)
-            raw = quick(plan.sql, plan.parameters(parameters))
+            arguments = plan.parameters(parameters)
+            try:
+                raw = quick(plan.sql, arguments)
+            except connection.dialect.loaded_dbapi.Error as exc:
+                # As SQLAlchemy raises it (storage/retry.py tells the transient ones apart).
+                raise DBAPIError.instance(plan.sql, arguments, exc,
+                                          connection.dialect.loaded_dbapi.Error) from exc
             if raw is not None:
                 return plan.rows(raw)
         return list((await connection.execute(self.statement, dict(parameters))).all())

@@ -12,7 +12,8 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import and_, bindparam, null, select, type_coerce, union_all, update
+from sqlalchemy import and_, bindparam, event, null, select, text, type_coerce, union_all, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import queries
@@ -20,6 +21,7 @@ from storage.engine import create_engine, create_sessionmaker
 from storage.models import Membership, MembershipStatus, Person, Role, Team
 from storage.models.base import UTCDateTime
 from storage.quick import PlainQuery
+from storage.retry import is_transient
 
 from .helpers import NOW, make_person, make_team
 
@@ -137,3 +139,44 @@ async def test_on_sqlite_a_quick_read_makes_no_trip(
         trips.clear()
         await PEOPLE.rows(session, {"from_user": 7001})
         assert trips == ["_execute"]
+
+
+async def test_on_sqlite_a_failed_quick_read_is_sqlalchemys_error_and_ends_cleanly(
+    sqlite_engine: AsyncEngine, trips: list[str]
+) -> None:
+    engine = sqlite_engine
+    await _people(engine)
+    sessions = create_sessionmaker(engine)
+    async with sessions.begin() as session:
+        await session.execute(text("ALTER TABLE persons RENAME TO persons_gone"))
+    with pytest.raises(OperationalError, match="no such table") as failed:
+        async with sessions.quick() as session:
+            await PEOPLE.rows(session, {"from_user": 7001})
+    assert is_transient(failed.value) is False
+    async with sessions.begin() as session:
+        await session.execute(text("ALTER TABLE persons_gone RENAME TO persons"))
+    trips.clear()
+    async with sessions.quick() as session:
+        assert len(await PEOPLE.rows(session, {"from_user": 7001})) == 3
+    assert trips == []
+
+
+async def test_on_sqlite_statements_someone_listens_to_go_through_sqlalchemy(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """A test's fault injection (tests/e2e/test_failures.py) reaches these reads too."""
+    engine = sqlite_engine
+    await _people(engine)
+    seen: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        async with create_sessionmaker(engine).quick() as session:
+            assert len(await PEOPLE.rows(session, {"from_user": 7001})) == 3
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", executed)
+    assert len(seen) == 1
+    assert "FROM persons" in seen[0]
