@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
 from sqlalchemy import and_, bindparam, event, null, select, text, type_coerce, union_all, update
 from sqlalchemy.exc import OperationalError
@@ -40,20 +39,6 @@ WHEN = PlainQuery(union_all(
     .where(Person.telegram_user_id == bindparam("user")),
     select(null(), type_coerce(null(), UTCDateTime())),
 ))
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of each function sent to an aiosqlite thread."""
-    sent: list[str] = []
-    original = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(getattr(fn, "__name__", repr(fn)))
-        return await original(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    return sent
 
 
 async def _people(engine: AsyncEngine) -> None:
@@ -108,19 +93,19 @@ async def test_reads_in_the_sessions_transaction(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-async def sqlite_engine(_sqlite_template: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def sqlite_people(_sqlite_template: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     path = tmp_path / "mestring.db"
     shutil.copy2(_sqlite_template, path)
     engine = create_engine(f"sqlite:///{path}")
+    await _people(engine)
     yield engine
     await engine.dispose()
 
 
 async def test_on_sqlite_a_quick_read_makes_no_trip(
-    sqlite_engine: AsyncEngine, trips: list[str]
+    sqlite_people: AsyncEngine, trips: list[str]
 ) -> None:
-    engine = sqlite_engine
-    await _people(engine)
+    engine = sqlite_people
     sessions = create_sessionmaker(engine)
     async with sessions() as session:  # an ordinary read: to aiosqlite's thread
         trips.clear()
@@ -142,10 +127,9 @@ async def test_on_sqlite_a_quick_read_makes_no_trip(
 
 
 async def test_on_sqlite_a_failed_quick_read_is_sqlalchemys_error_and_ends_cleanly(
-    sqlite_engine: AsyncEngine, trips: list[str]
+    sqlite_people: AsyncEngine, trips: list[str]
 ) -> None:
-    engine = sqlite_engine
-    await _people(engine)
+    engine = sqlite_people
     sessions = create_sessionmaker(engine)
     async with sessions.begin() as session:
         await session.execute(text("ALTER TABLE persons RENAME TO persons_gone"))
@@ -162,11 +146,10 @@ async def test_on_sqlite_a_failed_quick_read_is_sqlalchemys_error_and_ends_clean
 
 
 async def test_on_sqlite_statements_someone_listens_to_go_through_sqlalchemy(
-    sqlite_engine: AsyncEngine,
+    sqlite_people: AsyncEngine,
 ) -> None:
     """A test's fault injection (tests/e2e/test_failures.py) reaches these reads too."""
-    engine = sqlite_engine
-    await _people(engine)
+    engine = sqlite_people
     seen: list[str] = []
 
     def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
