@@ -322,6 +322,7 @@ def build_runtime(
     for group, handler in handler_table():
         handler.callback = repeatable(handler.callback)
         application.add_handler(handler, group=group)
+    application.bot_data.known_commands = robustness.known_commands(application)
     application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
     return Runtime(services, engine, application, processor, delivery, retention, outbox_bot,
                    background)

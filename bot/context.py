@@ -46,6 +46,8 @@ class BotData:
     """Application-wide data; set once by the application factory."""
 
     services: Services
+    # The commands the handlers take (bot/handlers/robustness.py answers the others).
+    known_commands: frozenset[str]
 
 
 @dataclass(frozen=True)

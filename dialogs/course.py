@@ -11,11 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    CompoundSelect,
     bindparam,
     func,
     null,
@@ -42,6 +40,7 @@ from storage.models import (
     UTCDateTime,
     WebinarSession,
 )
+from storage.quick import PlainQuery
 
 # Module N (N ≥ 2) opens this long before webinar N: the day after the previous webinar.
 MODULE_OPENS_BEFORE_WEBINAR = timedelta(days=6)
@@ -130,21 +129,21 @@ class Participation:
 
 
 @cache
-def _view_query() -> CompoundSelect[Any]:
+def _view_query() -> PlainQuery:
     """Built once (the course view runs for every /course and module button): building a
     statement costs more than running this one, and SQLAlchemy keeps its compiled form.
     The team's webinars and the membership's progress in one statement: a webinar's row has
     its ``starts_at`` (never NULL), a progress row has none. The first SELECT gives the
     columns their types, so its empty progress columns are typed as theirs."""
     no_time = type_coerce(null(), UTCDateTime())
-    return union_all(
+    return PlainQuery(union_all(
         select(WebinarSession.module_no, WebinarSession.starts_at, WebinarSession.status,
                no_time.label("opened_at"), no_time.label("done_at"))
         .where(WebinarSession.team_id == bindparam("team")),
         select(ModuleProgress.module_no, null(), null(), ModuleProgress.opened_at,
                ModuleProgress.done_at)
         .where(ModuleProgress.membership_id == bindparam("membership")),
-    )
+    ))
 
 
 async def course_view(
@@ -162,10 +161,9 @@ async def participation_view(
     """The course as this participant sees it now: one plain query (webinars and progress),
     as /course and every module button need it."""
     course = course or default_course()
-    # Core on the session's connection: plain columns, no ORM result machinery (bot/actor.py).
-    connection = await session.connection()
+    # Plain rows: no ORM (nor, on SQLite, Core) result machinery (storage/quick.py).
     sessions, progress = {}, {}
-    for row in await connection.execute(_view_query(), {
+    for row in await _view_query().rows(session, {
             "team": participation.team_id, "membership": participation.membership_id}):
         (progress if row.starts_at is None else sessions)[row.module_no] = row
     tz = ZoneInfo(participation.timezone)

@@ -189,6 +189,16 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self._begin = begin
         self._on_loop = on_loop
 
+    def quick_rows(self, operation: str, parameters: Sequence[Any]) -> Sequence[Any] | None:
+        """The rows of a SELECT run now, on this thread, if the transaction is a quick read's
+        and nothing else is using the connection (storage/quick.py); else None, and nothing
+        was run."""
+        if not self._on_loop or self._execute_mutex.locked():
+            return None
+        begin, self._begin = self._begin, None
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        return _execute(connection._conn, begin, operation, parameters)[1]
+
     async def _send_begin(self) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         async with self._execute_mutex:

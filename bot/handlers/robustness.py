@@ -15,7 +15,8 @@ updates the dialogs must never see (``ApplicationHandlerStop``):
 * stickers, photos, voice and other media from participants: a hint to write words instead
   (staff are left to the dialogs: an instructor's broadcast may carry a picture);
 * unknown commands: a pointer to /help. "Known" is read from the registered
-  ``CommandHandler``s, so a command added anywhere is known without touching this module.
+  ``CommandHandler``s once they are all registered (:func:`known_commands`), so a command
+  added anywhere is known without touching this module.
 
 Long, right-to-left or zero-width text needs no guard: the dialogs clean what they store
 (``onboarding.clean_name``, ``action_plan.clean_text``) and never echo raw input at length.
@@ -30,7 +31,7 @@ from collections import deque
 from telegram import ChatMemberAdministrator, ChatMemberMember, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, CommandHandler
+from telegram.ext import Application, ApplicationHandlerStop, CommandHandler
 
 from bot import render, turn
 from bot.context import BotContext
@@ -149,10 +150,12 @@ def _command(message: Message) -> str | None:
     return message.parse_entity(first)[1:].split("@", 1)[0].lower()
 
 
-def _known_commands(context: BotContext) -> frozenset[str]:
+def known_commands(application: Application) -> frozenset[str]:  # type: ignore[type-arg]
+    """Every command a ``CommandHandler`` of ``application`` takes: read once, when the
+    handlers are all registered (bot/app.py), not for every command a person sends."""
     return frozenset(
         command
-        for handlers in context.application.handlers.values()
+        for handlers in application.handlers.values()
         for handler in handlers
         if isinstance(handler, CommandHandler)
         for command in handler.commands
@@ -213,7 +216,7 @@ async def guard(update: Update, context: BotContext) -> None:
     if message is None:
         return
     command = _command(message)
-    if command is not None and command not in _known_commands(context):
+    if command is not None and command not in context.bot_data.known_commands:
         await render.send(update, unknown_command_screen(_tr(context, update)))
         raise ApplicationHandlerStop
     if message.text is None and message.effective_attachment is not None \
