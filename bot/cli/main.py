@@ -3,30 +3,82 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from bot.cli.common import fail, settings_or_exit
-from bot.cli.coordinator import coordinator_app, invite_app, team_app
-from bot.cli.export import export
 from bot.settings import SettingsError
+
+# An operator's occasional work, by command name: the module and the Typer app or function. They
+# are imported, and typer builds their ~20 commands, only when one of them is named or the help
+# lists them, so that `mestring run` starts a worker without them (tests/bot/test_lean_start.py).
+LATER = {
+    "team": ("bot.cli.coordinator", "team_app"),
+    "invite": ("bot.cli.coordinator", "invite_app"),
+    "coordinator": ("bot.cli.coordinator", "coordinator_app"),
+    "export": ("bot.cli.export", "export"),
+}
+Command = TyperCommand | TyperGroup
+
+
+class _CommandsLater(MutableMapping[str, Command]):
+    """The root group's commands: those built already, and LATER's, built when first looked up
+    (so typer's help, its suggestions for a misspelt name and its parsing all see every one)."""
+
+    def __init__(self, built: MutableMapping[str, Command]) -> None:
+        self._built = dict(built)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._built and name in LATER:
+            self._built[name] = _build(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._built, *(name for name in LATER if name not in self._built)])
+
+    def __len__(self) -> int:
+        return len(self._built.keys() | LATER.keys())
+
+
+def _build(name: str) -> Command:
+    module, attribute = LATER[name]
+    target = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer()
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    command: Command = typer.main.get_group(holder).commands[name]  # type: ignore[assignment]
+    return command
+
+
+class _Root(TyperGroup):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = _CommandsLater(self.commands)  # type: ignore[arg-type]
+
 
 # Locals in a traceback could hold the bot token or a database password: never show them.
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    cls=_Root, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
     help="mestring — the companion bot of the coping course.",
 )
 db_app = typer.Typer(no_args_is_help=True, help="The database.")
 i18n_app = typer.Typer(no_args_is_help=True, help="Translations: extract, update, check.")
 app.add_typer(db_app, name="db")
 app.add_typer(i18n_app, name="i18n")
-app.add_typer(team_app, name="team")
-app.add_typer(invite_app, name="invite")
-app.add_typer(coordinator_app, name="coordinator")
-app.command("export")(export)
 
 
 

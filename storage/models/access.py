@@ -1,6 +1,7 @@
 """Getting in and being accountable: invites, invite throttling, consent, audit log."""
 
-from __future__ import annotations
+# Not `from __future__ import annotations` (see storage/models/__init__.py): the `Mapped[...]`
+# annotations are objects, so SQLAlchemy need not eval them at each start.
 
 from datetime import datetime
 from typing import Any

@@ -1,7 +1,8 @@
 """What happens in the course: module progress, questionnaires, action plans, attendance,
 instructor broadcasts. Everything hangs off a membership and cascades with it."""
 
-from __future__ import annotations
+# Not `from __future__ import annotations` (see storage/models/__init__.py): the `Mapped[...]`
+# annotations are objects, so SQLAlchemy need not eval them at each start.
 
 from datetime import datetime
 
@@ -82,7 +83,7 @@ class QuestionnaireResponse(Base):
     # When emergency numbers were shown for a low wellbeing answer (shown once per response).
     safety_shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    answers: Mapped[list[Answer]] = relationship(
+    answers: Mapped[list["Answer"]] = relationship(
         back_populates="response",
         order_by="Answer.id",
         cascade="all, delete-orphan",
@@ -104,7 +105,7 @@ class Answer(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    response: Mapped[QuestionnaireResponse] = relationship(back_populates="answers")
+    response: Mapped["QuestionnaireResponse"] = relationship(back_populates="answers")
 
 
 class ActionPlan(Base):

@@ -1,6 +1,7 @@
 """Who and where: municipalities, teams and their webinars, people and their roles."""
 
-from __future__ import annotations
+# Not `from __future__ import annotations` (see storage/models/__init__.py): the `Mapped[...]`
+# annotations are objects, so SQLAlchemy need not eval them at each start.
 
 from datetime import datetime, time
 
@@ -43,7 +44,7 @@ class Municipality(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    teams: Mapped[list[Team]] = relationship(back_populates="municipality")
+    teams: Mapped[list["Team"]] = relationship(back_populates="municipality")
 
 
 class Team(Base):
@@ -66,14 +67,14 @@ class Team(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    municipality: Mapped[Municipality] = relationship(back_populates="teams")
-    sessions: Mapped[list[WebinarSession]] = relationship(
+    municipality: Mapped["Municipality"] = relationship(back_populates="teams")
+    sessions: Mapped[list["WebinarSession"]] = relationship(
         back_populates="team",
         order_by="WebinarSession.module_no",
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
-    memberships: Mapped[list[Membership]] = relationship(back_populates="team")
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="team")
 
 
 class WebinarSession(Base):
@@ -104,7 +105,7 @@ class WebinarSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    team: Mapped[Team] = relationship(back_populates="sessions")
+    team: Mapped["Team"] = relationship(back_populates="sessions")
 
 
 class Person(Base):
@@ -130,7 +131,7 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     # passive_deletes: the database cascades; the ORM must not try to load and null children.
-    memberships: Mapped[list[Membership]] = relationship(
+    memberships: Mapped[list["Membership"]] = relationship(
         back_populates="person", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -153,8 +154,8 @@ class Membership(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    person: Mapped[Person] = relationship(back_populates="memberships")
-    team: Mapped[Team] = relationship(back_populates="memberships")
+    person: Mapped["Person"] = relationship(back_populates="memberships")
+    team: Mapped["Team"] = relationship(back_populates="memberships")
 
 
 class CoordinatorGrant(Base):
@@ -175,4 +176,4 @@ class CoordinatorGrant(Base):
     granted_by: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    municipality: Mapped[Municipality] = relationship()
+    municipality: Mapped["Municipality"] = relationship()

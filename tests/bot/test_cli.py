@@ -23,6 +23,21 @@ def run(
     )
 
 
+def test_the_help_lists_every_command_and_a_misspelt_one_is_suggested(tmp_path: Path) -> None:
+    """The coordinator and export commands are built only when named (bot/cli/main.py): the
+    help and typer's suggestions still know them."""
+    listed = run(["--help"], tmp_path)
+    assert listed.returncode == 0
+    for command in ("run", "demo", "db", "i18n", "team", "invite", "coordinator", "export"):
+        assert f" {command} " in listed.stdout, command
+    assert "Teams and their webinars." in listed.stdout
+    misspelt = run(["invit"], tmp_path)
+    assert misspelt.returncode == 2
+    assert "Did you mean 'invite'?" in misspelt.stdout + misspelt.stderr
+    team = run(["team", "--help"], tmp_path)
+    assert "Create a team with six weekly webinars" in team.stdout
+
+
 def test_run_without_a_token_says_so_in_one_line(tmp_path: Path) -> None:
     result = run(["run"], tmp_path)
     assert result.returncode == 2

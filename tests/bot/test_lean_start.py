@@ -13,14 +13,16 @@ EXPORT_ONLY = ("xlsxwriter", "openpyxl", "numpy", "matplotlib", "pandas", "pyrea
                "dialogs.exports.run", "dialogs.exports.datasets", "dialogs.exports.writers")
 # Alembic only when the database is behind; aiohttp only for --webhook; holidays only when a
 # team is planned; PostgreSQL's dialect only when the database is PostgreSQL; QR codes only
-# when an invite is made; Babel's catalog tools only when a catalog must be compiled.
+# when an invite is made; Babel's catalog tools only when a catalog must be compiled; the
+# coordinator and export commands only when one of them is run (bot/cli/main.py, LATER).
 ELSEWHERE = ("alembic", "mako", "aiohttp", "holidays", "sqlalchemy.dialects.postgresql",
-             "segno", "babel.messages.pofile")
+             "segno", "babel.messages.pofile", "bot.cli.coordinator", "bot.cli.export")
 
 
 def _loaded_at_start(modules: tuple[str, ...]) -> str:
-    probe = ("import sys, bot.runner, bot.app, bot.cli.main, locales.i18n; "
-             "locales.i18n.Catalogs.load(); "
+    # As `mestring run` does: typer builds the command line, then the worker is wired.
+    probe = ("import sys, typer.main, bot.runner, bot.app, bot.cli, locales.i18n; "
+             "typer.main.get_command(bot.cli.app); locales.i18n.Catalogs.load(); "
              f"print(','.join(m for m in {modules!r} if m in sys.modules))")
     return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout.strip()

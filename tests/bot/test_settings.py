@@ -62,3 +62,25 @@ def test_a_missing_token_is_named_only_when_needed() -> None:
     settings = load_settings()
     with pytest.raises(SettingsError, match=r"^MESTRING_TELEGRAM_TOKEN is not set"):
         settings.require_token()
+
+
+def test_numbers_come_from_the_environment_in_any_case_and_a_given_value_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MESTRING_RETENTION_DAYS", "400")
+    monkeypatch.setenv("mestring_send_rate_per_second", "7.5")
+    monkeypatch.setenv("MESTRING_FLOOD_MAX_UPDATES", "5")
+    monkeypatch.setenv("MESTRING_SOMETHING_ELSE", "ignored")
+    settings = load_settings(flood_max_updates=9)
+    assert (settings.retention_days, settings.send_rate_per_second) == (400, 7.5)
+    assert settings.flood_max_updates == 9
+
+
+def test_a_number_out_of_range_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MESTRING_RETENTION_DAYS", "7")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("MESTRING_RETENTION_DAYS ")
+    assert "30" in str(caught.value)
