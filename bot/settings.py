@@ -1,10 +1,5 @@
 """Typed settings from the environment (prefix ``MESTRING_``).
 
-Every setting is one value, so reading them takes a dictionary comprehension (:func:`load_settings`)
-and pydantic converts and checks the strings. pydantic-settings, which did the reading before,
-cost ~30 ms of every start in imports (its sources for dotenv, cloud secret stores and a command
-line) and a few MB of every worker, for nothing this needs.
-
 Bad settings must stop the program at start with one line that names the variable, so an
 operator can fix the deployment without reading a traceback: :func:`load_settings` turns
 pydantic's validation errors into :class:`SettingsError` with such a line.
@@ -12,7 +7,6 @@ pydantic's validation errors into :class:`SettingsError` with such a line.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from functools import cached_property
@@ -20,7 +14,8 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from locales.i18n import LocaleCode
 from storage.engine import database_url
@@ -35,11 +30,8 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message is one line naming the variable."""
 
 
-class Settings(BaseModel):
-    """What :func:`load_settings` reads from the environment; built directly (tests, benchmarks),
-    only what is given and the defaults."""
-
-    model_config = ConfigDict(extra="ignore")
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
@@ -185,19 +177,11 @@ def _database_problem(message: str) -> str:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment (``overrides`` win); raise :class:`SettingsError` with
-    one line."""
+    """Read settings from the environment; raise :class:`SettingsError` with one line."""
     try:
-        return Settings.model_validate({**_environment(), **overrides})
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "?"
         message = str(error["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"{ENV_PREFIX}{field.upper()} {message}") from None
-
-
-def _environment() -> dict[str, str]:
-    """``MESTRING_*`` variables by setting name; the prefix and the name in any case, as
-    pydantic-settings read them (``mestring_log_level`` sets ``log_level``)."""
-    return {key[len(ENV_PREFIX):].lower(): value for key, value in os.environ.items()
-            if key.upper().startswith(ENV_PREFIX)}
