@@ -20,6 +20,7 @@ from dialogs import instructor_briefing, instructor_broadcast, reminders, webina
 from dialogs.course import module_opened_screen
 from dialogs.delivery import keys, outbox
 from dialogs.delivery.kinds import InstructorKind, Kind
+from dialogs.delivery.outbox import Claimed
 from dialogs.delivery.pacing import PersonTime
 from dialogs.delivery.timeplan import zone_for
 from dialogs.occasion import Occasion
@@ -70,7 +71,7 @@ class BatchFacts:
     shared: dict[tuple[object, ...], Any] = field(default_factory=dict)
 
 
-def _ids(rows: Sequence[OutboxMessage], key: str) -> set[int]:
+def _ids(rows: Sequence[Claimed], key: str) -> set[int]:
     return {int(r.payload[key]) for r in rows if (r.payload or {}).get(key) is not None}
 
 
@@ -79,7 +80,7 @@ class Renderer:
         self.catalogs = catalogs
         self.default_locale = default_locale
 
-    async def load(self, session: AsyncSession, rows: Sequence[OutboxMessage]) -> BatchFacts:
+    async def load(self, session: AsyncSession, rows: Sequence[Claimed]) -> BatchFacts:
         """Everything a batch needs, in four queries instead of four per row."""
         facts = BatchFacts()
         person_ids = {r.person_id for r in rows if r.person_id is not None}
@@ -102,7 +103,7 @@ class Renderer:
         return facts
 
     async def _load_checks(
-        self, session: AsyncSession, rows: Sequence[OutboxMessage], facts: BatchFacts
+        self, session: AsyncSession, rows: Sequence[Claimed], facts: BatchFacts
     ) -> None:
         """What the kinds' checks need, one query per kind of fact instead of one per row."""
         def memberships_of(kinds: set[str]) -> set[int]:
@@ -130,7 +131,7 @@ class Renderer:
                     OutboxMessage.dedup_key.in_(prompt_keys),
                     OutboxMessage.status == OutboxStatus.SENT)))
 
-    def team_of(self, row: OutboxMessage, facts: BatchFacts) -> Team | None:
+    def team_of(self, row: Claimed, facts: BatchFacts) -> Team | None:
         membership = facts.memberships.get(int((row.payload or {}).get("membership_id") or 0))
         return facts.teams.get(membership.team_id) if membership is not None else None
 
@@ -152,7 +153,7 @@ class Renderer:
         )
 
     async def render(
-        self, session: AsyncSession, row: OutboxMessage, facts: BatchFacts
+        self, session: AsyncSession, row: Claimed, facts: BatchFacts
     ) -> Rendered | Skip:
         person = facts.persons.get(row.person_id or 0)
         if person is None:
@@ -178,7 +179,7 @@ class Renderer:
 class Due:
     """One due row and the facts its message is made of."""
 
-    row: OutboxMessage
+    row: Claimed
     payload: dict[str, Any]
     membership: Membership | None
     team: Team | None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import CTE, and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -100,39 +100,80 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed row as the dispatcher and the renderer read it: plain values, not an ORM
+    entity. A fan-out's batches are read on the event loop that also sends them; building,
+    tracking and committing 50 entities a batch cost more of it than the rows' sends do."""
+
+    id: int
+    person_id: int | None
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    due_at: datetime
+    expires_at: datetime | None
+    urgent: bool
+    attempts: int
+
+
+_CLAIMED = tuple(Outbox.__table__.c[name] for name in Claimed.__slots__)
+
+
+def _sqlite_candidates(now: datetime, limit: int) -> CTE:
+    """The first ``limit`` claimable rows on SQLite, each kind of claimable row read in
+    ``(status, due_at)`` order from its index. With the two kinds as one OR, SQLite gathered
+    every due row through both indexes and sorted them all, for each batch: a fan-out's claims
+    grew with the rows still due (half of them on average), twice (the UPDATE's own WHERE
+    did the same)."""
+    due = (select(Outbox.id, Outbox.due_at)
+           .where(Outbox.status == OutboxStatus.PENDING, Outbox.due_at <= now)
+           .order_by(Outbox.due_at, Outbox.id).limit(limit).subquery())
+    lapsed = (select(Outbox.id, Outbox.due_at)
+              .where(Outbox.status == OutboxStatus.CLAIMED, Outbox.claimed_until < now)
+              .order_by(Outbox.due_at, Outbox.id).limit(limit).subquery())
+    both = union_all(select(due.c.id, due.c.due_at), select(lapsed.c.id, lapsed.c.due_at))
+    return both.order_by(both.selected_columns.due_at, both.selected_columns.id).limit(
+        limit).cte("candidates")
+
+
 async def claim_due(
     session: AsyncSession, *, now: datetime, worker: str, limit: int, lease: timedelta
-) -> list[OutboxMessage]:
+) -> list[Claimed]:
     """Claim up to ``limit`` due rows for ``worker`` in one statement.
 
     PostgreSQL: the inner SELECT locks with ``FOR UPDATE SKIP LOCKED``, so concurrent workers
-    take disjoint rows without waiting for each other. SQLite (one writer at a time): the
-    UPDATE takes the write lock first and re-checks the status in its own WHERE, so a row
-    another worker claimed in between is not taken twice.
+    take disjoint rows without waiting for each other, and the UPDATE re-checks that each row
+    is still claimable. SQLite (one writer at a time): the statement reads and writes under
+    the write lock in one snapshot (a connection whose snapshot is stale is refused, never
+    let write), so no other worker can claim a row in between.
     """
-    # A MATERIALIZED CTE runs once. As a plain ``IN (subquery)``, PostgreSQL may run the
-    # subquery again for each row it updates, and FOR UPDATE then skips the rows this very
-    # statement has just changed: every run yields the next rows, and the claim took every
-    # due row whatever the limit.
-    candidates = (
-        select(Outbox.id)
-        .where(_claimable(now))
-        .order_by(Outbox.due_at, Outbox.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("candidates")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
-    stmt = (
-        update(Outbox)
-        .where(Outbox.id.in_(select(candidates.c.id)), _claimable(now))
+    table = Outbox.__table__
+    claim = (
+        update(table)
         .values(status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=now + lease)
         # The claimed rows themselves, not their ids and a second read (each statement is a
         # round trip to the database thread while the event loop is busy sending).
-        .returning(Outbox)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .returning(*_CLAIMED)
     )
-    rows = list(await session.scalars(stmt))
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        stmt = claim.where(table.c.id.in_(select(_sqlite_candidates(now, limit).c.id)))
+    else:
+        # A MATERIALIZED CTE runs once. As a plain ``IN (subquery)``, PostgreSQL may run the
+        # subquery again for each row it updates, and FOR UPDATE then skips the rows this
+        # very statement has just changed: every run yields the next rows, and the claim
+        # took every due row whatever the limit.
+        candidates = (
+            select(Outbox.id)
+            .where(_claimable(now))
+            .order_by(Outbox.due_at, Outbox.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("candidates")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        stmt = claim.where(table.c.id.in_(select(candidates.c.id)), _claimable(now))
+    rows = [Claimed(*row) for row in await session.execute(stmt)]
     # RETURNING comes in no particular order.
     return sorted(rows, key=lambda row: (row.due_at, row.id))
 
