@@ -7,12 +7,13 @@ outcome of the worker that took the row over.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, and_, bindparam, func, or_, select, union_all, update
+from sqlalchemy import CTE, Integer, Update, and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -92,7 +93,7 @@ async def move_pending(session: AsyncSession, moves: Sequence[Move]) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
+def _claimable(now: ColumnElement[datetime]) -> ColumnElement[bool]:
     return or_(
         and_(Outbox.status == OutboxStatus.PENDING, Outbox.due_at <= now),
         # A claim whose lease ran out: the worker crashed or hung mid-send.
@@ -117,10 +118,7 @@ class Claimed:
     attempts: int
 
 
-_CLAIMED = tuple(Outbox.__table__.c[name] for name in Claimed.__slots__)
-
-
-def _sqlite_candidates(now: datetime, limit: int) -> CTE:
+def _sqlite_candidates(now: ColumnElement[datetime], limit: ColumnElement[int]) -> CTE:
     """The first ``limit`` claimable rows on SQLite, each kind of claimable row read in
     ``(status, due_at)`` order from its index. With the two kinds as one OR, SQLite gathered
     every due row through both indexes and sorted them all, for each batch: a fan-out's claims
@@ -137,6 +135,39 @@ def _sqlite_candidates(now: datetime, limit: int) -> CTE:
         limit).cte("candidates")
 
 
+@functools.cache
+def _claim_statement(dialect: str) -> Update:
+    """The claim, built once per dialect with its values as parameters: building it anew for
+    each batch cost the event loop more than running it."""
+    table = Outbox.__table__
+    now = bindparam("now", type_=table.c.due_at.type)
+    limit = bindparam("limit", type_=Integer())
+    claim = (
+        update(table)
+        .values(status=OutboxStatus.CLAIMED, claimed_by=bindparam("worker"),
+                claimed_until=bindparam("until"))
+        # The claimed rows themselves, not their ids and a second read (each statement is a
+        # round trip to the database thread while the event loop is busy sending).
+        .returning(*(table.c[name] for name in Claimed.__slots__))
+    )
+    if dialect == "sqlite":
+        return claim.where(table.c.id.in_(select(_sqlite_candidates(now, limit).c.id)))
+    # A MATERIALIZED CTE runs once. As a plain ``IN (subquery)``, PostgreSQL may run the
+    # subquery again for each row it updates, and FOR UPDATE then skips the rows this very
+    # statement has just changed: every run yields the next rows, and the claim took every
+    # due row whatever the limit.
+    candidates = (
+        select(Outbox.id)
+        .where(_claimable(now))
+        .order_by(Outbox.due_at, Outbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("candidates")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return claim.where(table.c.id.in_(select(candidates.c.id)), _claimable(now))
+
+
 async def claim_due(
     session: AsyncSession, *, now: datetime, worker: str, limit: int, lease: timedelta
 ) -> list[Claimed]:
@@ -148,32 +179,10 @@ async def claim_due(
     the write lock in one snapshot (a connection whose snapshot is stale is refused, never
     let write), so no other worker can claim a row in between.
     """
-    table = Outbox.__table__
-    claim = (
-        update(table)
-        .values(status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=now + lease)
-        # The claimed rows themselves, not their ids and a second read (each statement is a
-        # round trip to the database thread while the event loop is busy sending).
-        .returning(*_CLAIMED)
-    )
-    if session.bind is not None and session.bind.dialect.name == "sqlite":
-        stmt = claim.where(table.c.id.in_(select(_sqlite_candidates(now, limit).c.id)))
-    else:
-        # A MATERIALIZED CTE runs once. As a plain ``IN (subquery)``, PostgreSQL may run the
-        # subquery again for each row it updates, and FOR UPDATE then skips the rows this
-        # very statement has just changed: every run yields the next rows, and the claim
-        # took every due row whatever the limit.
-        candidates = (
-            select(Outbox.id)
-            .where(_claimable(now))
-            .order_by(Outbox.due_at, Outbox.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("candidates")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
-        )
-        stmt = claim.where(table.c.id.in_(select(candidates.c.id)), _claimable(now))
-    rows = [Claimed(*row) for row in await session.execute(stmt)]
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    result = await session.execute(_claim_statement(dialect), {
+        "now": now, "limit": limit, "worker": worker, "until": now + lease})
+    rows = [Claimed(*row) for row in result]
     # RETURNING comes in no particular order.
     return sorted(rows, key=lambda row: (row.due_at, row.id))
 
