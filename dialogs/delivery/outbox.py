@@ -201,20 +201,25 @@ async def record_sent(
     )
 
 
+@functools.cache
+def _record_sent_statement() -> Update:
+    table = Outbox.__table__
+    return (update(table).where(table.c.id == bindparam("row_id"))
+            .values(status=OutboxStatus.SENT, sent_at=bindparam("now"), claimed_until=None,
+                    last_error=None, telegram_message_id=bindparam("message_id"),
+                    attempts=table.c.attempts + 1))
+
+
 async def record_sent_many(
     session: AsyncSession, sent: Sequence[tuple[int, int | None]], *, now: datetime
 ) -> None:
     """:func:`record_sent` for a whole batch, ``(row id, Telegram message id)`` each, in one
-    executemany."""
+    executemany (its statement built once: see :func:`_claim_statement`)."""
     if not sent:
         return
-    table = Outbox.__table__
-    await session.execute(
-        update(table).where(table.c.id == bindparam("row_id"))
-        .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None, last_error=None,
-                telegram_message_id=bindparam("message_id"), attempts=table.c.attempts + 1),
-        [{"row_id": row_id, "message_id": message_id} for row_id, message_id in sent],
-    )
+    await session.execute(_record_sent_statement(), [
+        {"row_id": row_id, "message_id": message_id, "now": now}
+        for row_id, message_id in sent])
 
 
 async def release_all(session: AsyncSession, row_ids: Sequence[int], *, worker: str) -> int:
@@ -244,31 +249,37 @@ class Outcome:
     attempted: bool = False
 
 
+@functools.cache
+def _settle_statement(status: OutboxStatus) -> Update:
+    table = Outbox.__table__
+    values: dict[str, Any] = {
+        "status": status, "claimed_until": None,
+        # An outcome without an error keeps the row's last one.
+        "last_error": func.coalesce(bindparam("new_error", type_=table.c.last_error.type),
+                                    table.c.last_error),
+        "attempts": table.c.attempts + bindparam("attempted", type_=table.c.attempts.type),
+    }
+    if status is OutboxStatus.PENDING:
+        values |= {"due_at": bindparam("new_due_at", type_=table.c.due_at.type),
+                   "claimed_by": None}
+    return update(table).where(table.c.id == bindparam("row_id"),
+                               table.c.status == OutboxStatus.CLAIMED,
+                               table.c.claimed_by == bindparam("worker")).values(**values)
+
+
 async def settle_many(session: AsyncSession, outcomes: Sequence[Outcome], *, worker: str) -> None:
     """Record a batch's outcomes other than sent: one executemany per status, each row
     guarded by this worker's claim (a row whose lease ran out and another worker took is
     left alone)."""
-    table = Outbox.__table__
     by_status: dict[OutboxStatus, list[Outcome]] = {}
     for outcome in outcomes:
         by_status.setdefault(outcome.status, []).append(outcome)
     for status, group in by_status.items():
-        values: dict[str, Any] = {
-            "status": status, "claimed_until": None,
-            # An outcome without an error keeps the row's last one.
-            "last_error": func.coalesce(bindparam("new_error", type_=table.c.last_error.type),
-                                        table.c.last_error),
-            "attempts": table.c.attempts + bindparam("attempted", type_=table.c.attempts.type),
-        }
-        if status is OutboxStatus.PENDING:
-            values |= {"due_at": bindparam("new_due_at", type_=table.c.due_at.type),
-                       "claimed_by": None}
         await session.execute(
-            update(table).where(table.c.id == bindparam("row_id"),
-                                table.c.status == OutboxStatus.CLAIMED,
-                                table.c.claimed_by == worker).values(**values),
+            _settle_statement(status),
             [{"row_id": o.row_id, "new_due_at": o.due_at, "attempted": int(o.attempted),
-              "new_error": clip_error(o.error) if o.error is not None else None}
+              "new_error": clip_error(o.error) if o.error is not None else None,
+              "worker": worker}
              for o in group],
         )
 
