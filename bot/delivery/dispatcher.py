@@ -42,7 +42,7 @@ from dialogs.delivery.pacing import Action, gate
 from dialogs.outbox_render import Renderer, Skip
 from dialogs.screen import Screen
 from storage.clock import Clock
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxStatus
 from storage.retry import retrying
 
 log = logging.getLogger(__name__)
@@ -361,7 +361,7 @@ class Dispatcher:
 
     # -- 2. decide and render ----------------------------------------------------------------
     async def _prepare(
-        self, session: AsyncSession, rows: Sequence[OutboxMessage], now: datetime,
+        self, session: AsyncSession, rows: Sequence[outbox.Claimed], now: datetime,
         in_flight: _Batch | None,
     ) -> _Batch:
         batch = _Batch()

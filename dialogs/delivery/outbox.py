@@ -7,12 +7,13 @@ outcome of the worker that took the row over.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import CTE, Integer, Update, and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -92,7 +93,7 @@ async def move_pending(session: AsyncSession, moves: Sequence[Move]) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
+def _claimable(now: ColumnElement[datetime]) -> ColumnElement[bool]:
     return or_(
         and_(Outbox.status == OutboxStatus.PENDING, Outbox.due_at <= now),
         # A claim whose lease ran out: the worker crashed or hung mid-send.
@@ -100,16 +101,57 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def claim_due(
-    session: AsyncSession, *, now: datetime, worker: str, limit: int, lease: timedelta
-) -> list[OutboxMessage]:
-    """Claim up to ``limit`` due rows for ``worker`` in one statement.
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed row as the dispatcher and the renderer read it: plain values, not an ORM
+    entity. A fan-out's batches are read on the event loop that also sends them; building,
+    tracking and committing 50 entities a batch cost more of it than the rows' sends do."""
 
-    PostgreSQL: the inner SELECT locks with ``FOR UPDATE SKIP LOCKED``, so concurrent workers
-    take disjoint rows without waiting for each other. SQLite (one writer at a time): the
-    UPDATE takes the write lock first and re-checks the status in its own WHERE, so a row
-    another worker claimed in between is not taken twice.
-    """
+    id: int
+    person_id: int | None
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    due_at: datetime
+    expires_at: datetime | None
+    urgent: bool
+    attempts: int
+
+
+def _sqlite_candidates(now: ColumnElement[datetime], limit: ColumnElement[int]) -> CTE:
+    """The first ``limit`` claimable rows on SQLite, each kind of claimable row read in
+    ``(status, due_at)`` order from its index. With the two kinds as one OR, SQLite gathered
+    every due row through both indexes and sorted them all, for each batch: a fan-out's claims
+    grew with the rows still due (half of them on average), twice (the UPDATE's own WHERE
+    did the same)."""
+    due = (select(Outbox.id, Outbox.due_at)
+           .where(Outbox.status == OutboxStatus.PENDING, Outbox.due_at <= now)
+           .order_by(Outbox.due_at, Outbox.id).limit(limit).subquery())
+    lapsed = (select(Outbox.id, Outbox.due_at)
+              .where(Outbox.status == OutboxStatus.CLAIMED, Outbox.claimed_until < now)
+              .order_by(Outbox.due_at, Outbox.id).limit(limit).subquery())
+    both = union_all(select(due.c.id, due.c.due_at), select(lapsed.c.id, lapsed.c.due_at))
+    return both.order_by(both.selected_columns.due_at, both.selected_columns.id).limit(
+        limit).cte("candidates")
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Update:
+    """The claim, built once per dialect with its values as parameters: building it anew for
+    each batch cost the event loop more than running it."""
+    table = Outbox.__table__
+    now = bindparam("now", type_=table.c.due_at.type)
+    limit = bindparam("limit", type_=Integer())
+    claim = (
+        update(table)
+        .values(status=OutboxStatus.CLAIMED, claimed_by=bindparam("worker"),
+                claimed_until=bindparam("until"))
+        # The claimed rows themselves, not their ids and a second read (each statement is a
+        # round trip to the database thread while the event loop is busy sending).
+        .returning(*(table.c[name] for name in Claimed.__slots__))
+    )
+    if dialect == "sqlite":
+        return claim.where(table.c.id.in_(select(_sqlite_candidates(now, limit).c.id)))
     # A MATERIALIZED CTE runs once. As a plain ``IN (subquery)``, PostgreSQL may run the
     # subquery again for each row it updates, and FOR UPDATE then skips the rows this very
     # statement has just changed: every run yields the next rows, and the claim took every
@@ -123,16 +165,24 @@ async def claim_due(
         .cte("candidates")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    stmt = (
-        update(Outbox)
-        .where(Outbox.id.in_(select(candidates.c.id)), _claimable(now))
-        .values(status=OutboxStatus.CLAIMED, claimed_by=worker, claimed_until=now + lease)
-        # The claimed rows themselves, not their ids and a second read (each statement is a
-        # round trip to the database thread while the event loop is busy sending).
-        .returning(Outbox)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
-    rows = list(await session.scalars(stmt))
+    return claim.where(table.c.id.in_(select(candidates.c.id)), _claimable(now))
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, worker: str, limit: int, lease: timedelta
+) -> list[Claimed]:
+    """Claim up to ``limit`` due rows for ``worker`` in one statement.
+
+    PostgreSQL: the inner SELECT locks with ``FOR UPDATE SKIP LOCKED``, so concurrent workers
+    take disjoint rows without waiting for each other, and the UPDATE re-checks that each row
+    is still claimable. SQLite (one writer at a time): the statement reads and writes under
+    the write lock in one snapshot (a connection whose snapshot is stale is refused, never
+    let write), so no other worker can claim a row in between.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    result = await session.execute(_claim_statement(dialect), {
+        "now": now, "limit": limit, "worker": worker, "until": now + lease})
+    rows = [Claimed(*row) for row in result]
     # RETURNING comes in no particular order.
     return sorted(rows, key=lambda row: (row.due_at, row.id))
 
@@ -151,20 +201,25 @@ async def record_sent(
     )
 
 
+@functools.cache
+def _record_sent_statement() -> Update:
+    table = Outbox.__table__
+    return (update(table).where(table.c.id == bindparam("row_id"))
+            .values(status=OutboxStatus.SENT, sent_at=bindparam("now"), claimed_until=None,
+                    last_error=None, telegram_message_id=bindparam("message_id"),
+                    attempts=table.c.attempts + 1))
+
+
 async def record_sent_many(
     session: AsyncSession, sent: Sequence[tuple[int, int | None]], *, now: datetime
 ) -> None:
     """:func:`record_sent` for a whole batch, ``(row id, Telegram message id)`` each, in one
-    executemany."""
+    executemany (its statement built once: see :func:`_claim_statement`)."""
     if not sent:
         return
-    table = Outbox.__table__
-    await session.execute(
-        update(table).where(table.c.id == bindparam("row_id"))
-        .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None, last_error=None,
-                telegram_message_id=bindparam("message_id"), attempts=table.c.attempts + 1),
-        [{"row_id": row_id, "message_id": message_id} for row_id, message_id in sent],
-    )
+    await session.execute(_record_sent_statement(), [
+        {"row_id": row_id, "message_id": message_id, "now": now}
+        for row_id, message_id in sent])
 
 
 async def release_all(session: AsyncSession, row_ids: Sequence[int], *, worker: str) -> int:
@@ -194,31 +249,37 @@ class Outcome:
     attempted: bool = False
 
 
+@functools.cache
+def _settle_statement(status: OutboxStatus) -> Update:
+    table = Outbox.__table__
+    values: dict[str, Any] = {
+        "status": status, "claimed_until": None,
+        # An outcome without an error keeps the row's last one.
+        "last_error": func.coalesce(bindparam("new_error", type_=table.c.last_error.type),
+                                    table.c.last_error),
+        "attempts": table.c.attempts + bindparam("attempted", type_=table.c.attempts.type),
+    }
+    if status is OutboxStatus.PENDING:
+        values |= {"due_at": bindparam("new_due_at", type_=table.c.due_at.type),
+                   "claimed_by": None}
+    return update(table).where(table.c.id == bindparam("row_id"),
+                               table.c.status == OutboxStatus.CLAIMED,
+                               table.c.claimed_by == bindparam("worker")).values(**values)
+
+
 async def settle_many(session: AsyncSession, outcomes: Sequence[Outcome], *, worker: str) -> None:
     """Record a batch's outcomes other than sent: one executemany per status, each row
     guarded by this worker's claim (a row whose lease ran out and another worker took is
     left alone)."""
-    table = Outbox.__table__
     by_status: dict[OutboxStatus, list[Outcome]] = {}
     for outcome in outcomes:
         by_status.setdefault(outcome.status, []).append(outcome)
     for status, group in by_status.items():
-        values: dict[str, Any] = {
-            "status": status, "claimed_until": None,
-            # An outcome without an error keeps the row's last one.
-            "last_error": func.coalesce(bindparam("new_error", type_=table.c.last_error.type),
-                                        table.c.last_error),
-            "attempts": table.c.attempts + bindparam("attempted", type_=table.c.attempts.type),
-        }
-        if status is OutboxStatus.PENDING:
-            values |= {"due_at": bindparam("new_due_at", type_=table.c.due_at.type),
-                       "claimed_by": None}
         await session.execute(
-            update(table).where(table.c.id == bindparam("row_id"),
-                                table.c.status == OutboxStatus.CLAIMED,
-                                table.c.claimed_by == worker).values(**values),
+            _settle_statement(status),
             [{"row_id": o.row_id, "new_due_at": o.due_at, "attempted": int(o.attempted),
-              "new_error": clip_error(o.error) if o.error is not None else None}
+              "new_error": clip_error(o.error) if o.error is not None else None,
+              "worker": worker}
              for o in group],
         )
 

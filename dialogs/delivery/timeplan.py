@@ -7,9 +7,10 @@ night between has 23 or 25 hours; an hour before is sixty real minutes before.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from storage.models import Person, Team
+from storage.models import Team
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -67,6 +68,11 @@ def next_day_at(moment: datetime, clock: time, tz: ZoneInfo) -> datetime:
     return at_local(local_date(moment, tz) + timedelta(days=1), clock, tz)
 
 
-def zone_for(person: Person, team: Team | None) -> ZoneInfo:
+class _HasZone(Protocol):
+    @property
+    def timezone(self) -> str | None: ...
+
+
+def zone_for(person: _HasZone, team: Team | None) -> ZoneInfo:
     """The person's own zone if they chose one, else the team's."""
     return ZoneInfo(person.timezone or (team.timezone if team is not None else "UTC"))
