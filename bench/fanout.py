@@ -7,7 +7,8 @@ until it is idle, and the day-before webinar reminders of every team are made du
 
 1. Limits off: the outbox unpaced, against the floor — bench/bare_send.py sending the same
    number of messages of the same size on a bare PTB ``Bot``, as many at a time as the
-   dispatcher sends (``--concurrency``).
+   dispatcher sends (``--concurrency``). Each side runs ``--repeats`` times, alternating; the
+   medians count.
 2. Telegram's limits on (30 messages/s per bot, 1/s per chat): the outbox at its default pace
    for the first ``--limited`` reminders, while one more participant sends /help once a
    second. The floor is Telegram's own 30 messages/s.
@@ -206,35 +207,48 @@ async def run_bare(count: int, concurrency: int) -> FanOut:
 
 @dataclass
 class Results:
-    unpaced: FanOut  # limits off
-    bare: FanOut | None  # the floor for it
+    unpaced: FanOut  # limits off: the run with the median rate
+    bare: FanOut | None  # the floor for it: likewise
     paced: FanOut  # limits on, with /help asked meanwhile
     expected_unpaced: int
     expected_paced: int
+    unpaced_runs: list[FanOut]  # every limits-off run, in order
+    bare_runs: list[FanOut]
+
+
+def _median_run(runs: list[FanOut]) -> FanOut:
+    return sorted(runs, key=lambda run: run.rate)[len(runs) // 2]
 
 
 async def measure(participants: int, teams: int, limited: int, concurrency: int = 8, *,
-                  bare: bool = True, profile: Path | None = None) -> Results:
-    """Both runs (and the bare floor unless ``bare`` is false), each on a fresh world."""
+                  bare: bool = True, repeats: int = 1,
+                  profile: Path | None = None) -> Results:
+    """Both runs (and the bare floor unless ``bare`` is false), each on a fresh world. Limits
+    off runs ``repeats`` times, mestring and the floor alternating: one run of either moved
+    by half between runs on an idle machine (the floor 337-572 msg/s), the median does not."""
 
     def sample(run: str) -> Path | None:
         return profile.with_suffix(f".{run}") if profile is not None else None
 
-    note("world")
-    url, users, _ = await _world(participants, teams)
-    note("limits off: mestring")
-    unpaced = await run_mestring(url, users, limits=Limits.disabled(), send_rate="none",
-                                 limit=None, profile=sample("off"))
-    floor = None
-    if bare:
-        note("limits off: bare send loop")
-        floor = await run_bare(len(users), concurrency)
+    unpaced: list[FanOut] = []
+    floor: list[FanOut] = []
+    for repeat in range(repeats):
+        note("world")
+        url, users, _ = await _world(participants, teams)
+        note("limits off: mestring")
+        unpaced.append(await run_mestring(
+            url, users, limits=Limits.disabled(), send_rate="none", limit=None,
+            profile=sample("off") if repeat == 0 else None))
+        if bare:
+            note("limits off: bare send loop")
+            floor.append(await run_bare(len(users), concurrency))
     note("world")
     url, users, _ = await _world(participants, teams)
     note("limits on: mestring")
     paced = await run_mestring(url, users, limits=Limits(), send_rate="default",
                                limit=limited, profile=sample("on"))
-    return Results(unpaced, floor, paced, len(users), min(limited, len(users)))
+    return Results(_median_run(unpaced), _median_run(floor) if floor else None, paced,
+                   len(users), min(limited, len(users)), unpaced, floor)
 
 
 def main() -> None:
@@ -245,6 +259,8 @@ def main() -> None:
                         help="reminders sent with Telegram's limits on")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="sends at a time, as the dispatcher's DeliveryConfig.concurrency")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="limits-off runs of each side, alternating; the medians count")
     parser.add_argument("--profile", type=Path, default=None,
                         help="sample mestring with py-spy (pip install py-spy) into "
                         "PROFILE.off / .on "
@@ -252,13 +268,17 @@ def main() -> None:
     args = parser.parse_args()
 
     results = asyncio.run(measure(args.participants, args.teams, args.limited,
-                                  args.concurrency, profile=args.profile))
+                                  args.concurrency, repeats=args.repeats,
+                                  profile=args.profile))
     unpaced, bare, paced = results.unpaced, results.bare, results.paced
     assert bare is not None
     print(f"\n{args.participants} participants in {args.teams} teams; limits off: "
           f"{unpaced.sent} sent in {unpaced.seconds:.1f} s (bare: {bare.sent} in "
           f"{bare.seconds:.1f} s); limits on: {paced.sent} sent in {paced.seconds:.1f} s, "
-          f"/help asked {paced.help_samples} times\n")
+          f"/help asked {paced.help_samples} times")
+    print("limits off, each run (msg/s): mestring "
+          + " / ".join(f"{run.rate:.0f}" for run in results.unpaced_runs) + "; bare "
+          + " / ".join(f"{run.rate:.0f}" for run in results.bare_runs) + "; medians below\n")
     print(table([
         ("fan-out, limits off", f"{unpaced.rate:.0f} msg/s", f"{bare.rate:.0f} msg/s",
          ratio(unpaced.rate, bare.rate)),
