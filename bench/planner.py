@@ -75,7 +75,7 @@ from storage.models import Membership, OutboxMessage, Person, Team, WebinarSessi
 REPEATS = 5
 # Starts of each bot, alternating, each from the same copy of the database (so every start of
 # mestring finds the same rows due): one start is noisy, the floor's alone moves by a third.
-STARTS = 3
+STARTS = 5
 ASKS_FOR_HELP = 8_999_999  # a person who is not in the seeded world
 
 
