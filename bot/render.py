@@ -39,8 +39,8 @@ async def send_to(bot: Bot, chat_id: int, screen: Screen, **timeouts: float) -> 
     """Send a screen: a text message, or its media with the text as caption.
 
     Replies and the outbox both send through here, so an instructor's preview is exactly what
-    participants get (the outbox's text messages go out with the same ``message_parameters``
-    through ``PtbSender._send_text``, which reads only the message id of the answer).
+    participants get (text screens go out with the same ``message_parameters`` through
+    :func:`send_text`, which reads only the message id of the answer).
     """
     common = {**message_parameters(screen), **timeouts}
     if screen.media is None:
@@ -55,18 +55,24 @@ async def send_to(bot: Bot, chat_id: int, screen: Screen, **timeouts: float) -> 
 
 
 async def send(update: Update, screen: Screen) -> None:
-    """Answer in the chat the update came from.
-
-    A text screen's answer from Telegram is not read (:func:`_unread`): nothing uses the
-    message a reply became."""
+    """Answer in the chat the update came from (a text screen's answer from Telegram is not
+    read: nothing uses the message a reply became)."""
     chat = update.effective_chat
     if chat is None:
         return
     if screen.media is not None:
         await send_to(chat.get_bot(), chat.id, screen)
         return
-    await _unread(chat.get_bot(), "sendMessage",
-                  {"chat_id": chat.id, "text": screen.text, **message_parameters(screen)})
+    await send_text(chat.get_bot(), chat.id, screen)
+
+
+async def send_text(bot: Bot, chat_id: int, screen: Screen, **timeouts: float) -> int | None:
+    """A text screen as :func:`send_to` sends it, reading only the message id of Telegram's
+    answer (replies and the outbox's text messages)."""
+    result = await _unread(bot, "sendMessage", {
+        "chat_id": chat_id, "text": screen.text, **message_parameters(screen)}, **timeouts)
+    message_id = result.get("message_id") if isinstance(result, dict) else None
+    return int(message_id) if message_id is not None else None
 
 
 async def replace(update: Update, screen: Screen) -> None:
@@ -82,15 +88,15 @@ async def replace(update: Update, screen: Screen) -> None:
         "text": screen.text, **message_parameters(screen)}))
 
 
-async def _unread(bot: Bot, method: str, data: dict[str, object]) -> None:
+async def _unread(bot: Bot, method: str, data: dict[str, object], **timeouts: float) -> object:
     """``method`` as PTB's ``send_message`` / ``Message.edit_text`` make it, without building
-    a ``Message`` of Telegram's answer: for a reply nobody reads, that was ~0.26 ms of CPU of
-    each (sender, chat, entities, keyboard), a tenth of what an update costs the bot.
-    ``Bot._post`` is PTB's own request path, with the rate limiter (bot/replies.py) and its
-    errors (a 429 is ``RetryAfter``, an unchanged edit ``BadRequest``); it is private, so the
-    pin below 23, tests/delivery/test_telegram_sender.py (the outbox's text path, the same
-    call) and tests/bot/test_render.py guard it."""
-    await bot._post(method, data)
+    a ``Message`` of Telegram's answer (its plain JSON is returned): that was ~0.26 ms of CPU
+    a message (sender, chat, entities, keyboard), a tenth of what an update costs the bot, and
+    at a fan-out's pace the event loop is the limit. ``Bot._post`` is PTB's own request path,
+    with the rate limiter (bot/replies.py) and its errors (a 429 is ``RetryAfter``, an
+    unchanged edit ``BadRequest``); it is private, so the pin below 23,
+    tests/delivery/test_telegram_sender.py and tests/bot/test_render.py guard it."""
+    return await bot._post(method, data, **timeouts)
 
 
 async def edited(edit: Awaitable[T]) -> T | None:

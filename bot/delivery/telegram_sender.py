@@ -21,7 +21,7 @@ from bot.delivery.dispatcher import (
     Transient,
     Unreachable,
 )
-from bot.render import message_parameters, send_to
+from bot.render import send_text, send_to
 from bot.telegram_http import TelegramHttp
 from dialogs.screen import Screen
 
@@ -66,7 +66,7 @@ class PtbSender:
                 await self.bot.initialize()
                 self._ready = True
             if screen.media is None:
-                message_id = await self._send_text(chat_id, screen)
+                message_id = await send_text(self.bot, chat_id, screen, **self._timeouts())
             else:
                 message_id = (await send_to(self.bot, chat_id, screen, **self._timeouts())
                               ).message_id
@@ -87,19 +87,3 @@ class PtbSender:
     def _timeouts(self) -> dict[str, float]:
         return {"read_timeout": self.timeout, "write_timeout": self.timeout,
                 "connect_timeout": self.timeout, "pool_timeout": self.timeout}
-
-    async def _send_text(self, chat_id: int, screen: Screen) -> int | None:
-        """``send_message`` as ``bot.render.send_to`` makes it (the same text and
-        ``message_parameters``), reading only the message id from Telegram's answer. The
-        outbox needs nothing else, and building the whole ``Message`` of it (sender, chat,
-        entities, keyboard) took about a tenth of the CPU of each send, ~0.26 ms: at a
-        fan-out's pace the event loop is the limit (docs/delivery.md). ``Bot._post`` is
-        PTB's own request path, errors and all (a 429 is still ``RetryAfter``); it is
-        private, so the pin below 23 and tests/delivery/test_telegram_sender.py guard it."""
-        result = await self.bot._post(
-            "sendMessage",
-            {"chat_id": chat_id, "text": screen.text, **message_parameters(screen)},
-            **self._timeouts(),
-        )
-        message_id = result.get("message_id") if isinstance(result, dict) else None
-        return int(message_id) if message_id is not None else None
