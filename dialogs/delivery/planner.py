@@ -38,6 +38,7 @@ from dialogs.course import module_opens_at
 from dialogs.delivery import keys, outbox, timeplan
 from dialogs.delivery.config import DeliveryConfig
 from dialogs.delivery.kinds import INSTRUCTOR_KINDS, PLANNED_KINDS, Kind, policy
+from dialogs.delivery.rules_digest import behaviour_digest
 from dialogs.delivery.timeplan import at_local, before, days_later, local_date
 from dialogs.occasion import Occasion
 from storage.bulk import chunked, upsert
@@ -339,13 +340,13 @@ async def load_enrolments(
 def _code() -> bytes:
     """The planner's own code: a new or changed rule is a changed plan, so after a release the
     safety net replans everybody once (in the background) and then nothing until facts move."""
-    parts = []
-    for source in (sys.modules[__name__], timeplan, keys, course.module_opens_at):
-        try:
-            parts.append(inspect.getsource(source))
-        except (OSError, TypeError):  # no source shipped: only the rules' names are known
-            parts.append(",".join(sorted(RULES)))
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).digest()
+    try:
+        # What the code does, not how it reads: an edit to a comment, docstring or annotation
+        # replans nobody (dialogs/delivery/rules_digest.py).
+        return behaviour_digest(*(inspect.getsource(source) for source in (
+            sys.modules[__name__], timeplan, keys, course.module_opens_at)))
+    except (OSError, TypeError):  # no source shipped: only the rules' names are known
+        return hashlib.blake2b(",".join(sorted(RULES)).encode(), digest_size=16).digest()
 
 
 def _team_key(team: TeamFacts, config: DeliveryConfig) -> bytes:
