@@ -4,7 +4,9 @@ benchmark run itself."""
 
 from __future__ import annotations
 
-from bench import planner, updates
+import itertools
+
+from bench import memory_budget, planner, updates
 
 
 def test_updates_every_update_is_answered_with_its_screen() -> None:
@@ -22,3 +24,13 @@ async def test_planner_replans_nothing_unchanged_and_a_join_plans_that_person() 
     assert figures.join_planned_for == [{user} for user in figures.joined]
     assert figures.ours.answered
     assert figures.bare.answered
+
+
+def test_memory_budget_measures_every_layer() -> None:
+    """Each layer's modules import (a renamed module fails here) and each adds memory: none
+    was already imported by a layer before it."""
+    sizes = memory_budget.measure(repeats=1)
+    assert len(sizes) == len(memory_budget.LAYERS) + 1
+    added = [after - before for before, after in itertools.pairwise(sizes)]
+    ptb, sqlalchemy, ours, locale_data = added[0], added[1], added[-2], added[-1]
+    assert min(ptb, sqlalchemy, ours, locale_data) > 0.5
