@@ -37,6 +37,10 @@ KEEP_HANDLED = timedelta(hours=1)
 IN_FLIGHT = 64
 # How often an idle pump looks for updates other workers recorded or left behind.
 POLL_SECONDS = 0.5
+# After failed looks (the database is down) the pump waits twice as long each time, up to this:
+# a recorded update still wakes it at once, and the log gets a line per doubling, not two a
+# second.
+BACKOFF_MAX = timedelta(seconds=5)
 PRUNE_EVERY = timedelta(minutes=5)
 
 
@@ -69,7 +73,7 @@ class InboxPump:
         self, application: Application,  # type: ignore[type-arg]
         sessions: async_sessionmaker[AsyncSession], clock: Clock, *,
         worker: str | None = None, lease: timedelta = LEASE, in_flight: int = IN_FLIGHT,
-        poll_seconds: float = POLL_SECONDS,
+        poll_seconds: float = POLL_SECONDS, backoff_max: timedelta = BACKOFF_MAX,
     ) -> None:
         self.application = application
         self.sessions = sessions
@@ -78,6 +82,7 @@ class InboxPump:
         self.lease = lease
         self.in_flight = in_flight
         self.poll_seconds = poll_seconds
+        self.backoff_max = backoff_max
         self._handling: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -105,14 +110,29 @@ class InboxPump:
                                timeout=self.lease.total_seconds() / 2)
 
     async def _run(self) -> None:
+        failures = 0
         while True:
             self._wake.clear()
             try:
                 await self._tick()
-            except Exception:  # a database hiccup must not stop the worker for good
-                log.exception("inbox claim failed")
+            except Exception as exc:  # a database hiccup must not stop the worker for good
+                failures += 1
+                if failures == 1:
+                    log.exception("inbox claim failed")
+                elif failures & (failures - 1) == 0:  # 2, 4, 8, ...: one line per doubling
+                    log.warning("inbox claim still failing failures=%d error=%s", failures,
+                                type(exc).__name__)
+            else:
+                if failures:
+                    log.warning("inbox claim recovered failures=%d", failures)
+                failures = 0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), self._pause(failures))
+
+    def _pause(self, failures: int) -> float:
+        if not failures:
+            return self.poll_seconds
+        return min(self.poll_seconds * 2 ** min(failures, 32), self.backoff_max.total_seconds())
 
     async def _tick(self) -> None:
         now = self.clock.now()

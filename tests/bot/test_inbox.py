@@ -3,11 +3,17 @@ pump handles it from there: through the same Application, flood guard and per-ch
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.inbox import InboxPump
 from bot.local_api import LocalBotApi
@@ -62,3 +68,57 @@ async def test_an_update_is_recorded_before_it_is_acknowledged_and_handled_once(
         assert row.payload is None  # what Anna wrote is gone once handled
     assert "112" in (reply.text or "")
     assert len(sandbox.api.messages_to(ANNA)) == 1
+
+
+class _DatabaseDown:
+    """The sandbox's sessions with the database down for the first ``looks`` transactions."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], looks: int) -> None:
+        self.sessions = sessions
+        self.left = looks
+        self.back = asyncio.Event()
+
+    def __call__(self) -> AsyncSession:
+        return self.sessions()
+
+    def begin(self) -> Any:
+        if self.left > 0:
+            self.left -= 1
+            raise OperationalError("SELECT 1", {}, Exception("database is down"))
+        self.back.set()
+        return self.sessions.begin()
+
+
+async def test_a_pump_waits_out_a_database_outage_quietly_and_answers_when_it_is_back(
+    settings: Settings, clock: FrozenClock, db_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Twenty failed looks: one traceback, a line at each doubling (2, 4, 8, 16), one line when
+    it recovers — not a traceback twice a second — and the next message is answered."""
+    async with open_sandbox(settings=settings, database_url=db_url, clock=clock) as sandbox:
+        sandbox.api.add_user(ANNA, "Anna", language_code="da")
+        services = sandbox.services
+        down = _DatabaseDown(services.sessions, looks=20)
+        pump = InboxPump(sandbox.application, down, services.clock,  # type: ignore[arg-type]
+                         poll_seconds=0.001, backoff_max=timedelta(milliseconds=20))
+        async with TestClient(TestServer(
+                webhook_app(sandbox.application, SECRET, "telegram", pump))) as http:
+            with caplog.at_level(logging.INFO, logger="bot.inbox"):
+                pump.start()
+                try:
+                    await asyncio.wait_for(down.back.wait(), timeout=30)
+                    update = _update_from(sandbox.api, ANNA, "/help")
+                    response = await http.post("/telegram", json=update,
+                                               headers={SECRET_HEADER: SECRET})
+                    assert response.status == 200
+                    reply = await sandbox.api.wait_for_message(ANNA, timeout=15)
+                finally:
+                    await pump.stop()
+    lines = [(r.levelname, r.getMessage(), r.exc_info is not None)
+             for r in caplog.records if r.name == "bot.inbox" and "claim" in r.getMessage()]
+    assert lines == [
+        ("ERROR", "inbox claim failed", True),
+        *[("WARNING", f"inbox claim still failing failures={n} error=OperationalError", False)
+          for n in (2, 4, 8, 16)],
+        ("WARNING", "inbox claim recovered failures=20", False),
+    ]
+    assert "112" in (reply.text or "")
