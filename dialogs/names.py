@@ -5,14 +5,16 @@ paste names with invisible characters, combining marks that hide in a font, or l
 another script that look the same: three different people shown as ``Kim``, ``Kim͏`` (U+034F)
 and ``Kіm`` (Cyrillic і), or a name of only U+3164 that looks blank. :func:`clean_name` keeps a
 name as the person wrote it, minus what cannot be seen; :func:`told_apart` adds a short number
-to names in one team that look alike (Unicode TR39 confusables, from the ``confusables``
-package's copy of Unicode's data).
+to names in one team that look alike: Unicode TR39's skeletons, made from Unicode's own
+``confusables.txt`` (version 13.0, shipped next to this module with its terms of use).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Hashable, Sequence
+from functools import cache
+from importlib.resources import files
 from typing import TypeVar
 
 MAX_NAME_LENGTH = 40
@@ -71,12 +73,36 @@ def clean_name(raw: str) -> str | None:
 
 
 def look_alike(first: str, second: str) -> bool:
-    """Whether two names could be taken for each other on a phone screen."""
-    # Imported on the first comparison: its table of Unicode look-alikes takes about 20 MB,
-    # which a worker that never shows a roster should not carry.
-    import confusables
+    """Whether two names could be taken for each other on a phone screen: the same skeleton
+    (UTS #39, section 4), letter case aside: before (``KIM``, ``kim``) and after (a prototype
+    may be a capital: the digit ``0`` looks like ``O``)."""
+    return _skeleton(first.casefold()).casefold() == _skeleton(second.casefold()).casefold()
 
-    return confusables.is_confusable(first.casefold(), second.casefold())
+
+def _skeleton(text: str) -> str:
+    prototypes = _prototypes()
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize("NFD", "".join(prototypes.get(ch, ch) for ch in decomposed))
+
+
+@cache
+def _prototypes() -> dict[str, str]:
+    """Each character of ``confusables.txt`` and the prototype it looks like, read on the first
+    comparison: about 6,300 short strings, ~1.5 MB. (The ``confusables`` package used before
+    kept a two-way map of every pair: 18.6 MB in each worker that had shown a roster.)"""
+    table: dict[str, str] = {}
+    # Line by line: the whole file as one string would leave its 0.7 MB in the heap's high water.
+    with (files("dialogs") / "confusables.txt").open(encoding="utf-8-sig") as lines:
+        for line in lines:
+            fields = line.split("#", 1)[0].split(";")
+            if len(fields) < 2:
+                continue
+            table[_characters(fields[0])] = _characters(fields[1])
+    return table
+
+
+def _characters(codes: str) -> str:
+    return "".join(chr(int(code, 16)) for code in codes.split())
 
 
 def told_apart(names: Sequence[tuple[K, str | None]]) -> dict[K, str | None]:

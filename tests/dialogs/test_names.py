@@ -63,3 +63,32 @@ def test_a_cleaned_name_is_stable_visible_and_short(raw: str) -> None:
     assert name == name.strip()
     assert any(ch.isalpha() for ch in name)
     assert not any(unicodedata.category(ch)[0] == "C" for ch in name)
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("Kim", "K\u0456m"),  # Cyrillic і
+    ("Anna", "\u0410nna"),  # Cyrillic А
+    ("Jonas", "J\u03bfnas"),  # Greek ο
+    ("Kim", "Kirn"),  # r n reads as m
+    ("Ole", "0le"),  # the digit zero
+    ("Lise", "LISE"),
+])
+def test_names_unicode_calls_confusable_look_alike(first: str, second: str) -> None:
+    assert look_alike(first, second)
+    assert look_alike(second, first)
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("Søren", "Soren"), ("Anne", "Anna"), ("Zoë", "Zoe"), ("Mette", "Mete"), ("Åse", "Ase"),
+])
+def test_different_names_do_not_look_alike(first: str, second: str) -> None:
+    assert not look_alike(first, second)
+
+
+def test_the_look_alike_table_is_unicodes_own() -> None:
+    """dialogs/confusables.txt is Unicode's UTS #39 data file, shipped with its terms of use."""
+    from importlib.resources import files
+
+    head = (files("dialogs") / "confusables.txt").read_text(encoding="utf-8-sig")[:600]
+    assert "Unicode Security Mechanisms for UTS #39" in head
+    assert "terms_of_use" in head
