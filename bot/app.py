@@ -36,6 +36,7 @@ from bot.context import BotContext, BotData, Services
 from bot.delivery import handlers as delivery_handlers
 from bot.delivery.service import DeliveryService
 from bot.delivery.telegram_sender import PtbSender, make_bot
+from bot.drawing import Drawing
 from bot.handlers import (
     common,
     coordinator,
@@ -282,6 +283,7 @@ def build_runtime(
     )
 
     background: list[asyncio.Task[None]] = []
+    drawing = Drawing()
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         # The first getUpdates goes out without waiting for Telegram to take the menus.
@@ -298,6 +300,7 @@ def build_runtime(
         await retention.stop()
         await delivery.stop()
         await outbox_bot.shutdown()
+        await drawing.close()
         await engine.dispose()
 
     processor = ChatOrderedUpdateProcessor(flood=FloodGuard(
@@ -323,6 +326,7 @@ def build_runtime(
         handler.callback = repeatable(handler.callback)
         application.add_handler(handler, group=group)
     application.bot_data.known_commands = robustness.known_commands(application)
+    application.bot_data.drawing = drawing
     application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
     return Runtime(services, engine, application, processor, delivery, retention, outbox_bot,
                    background)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot import turn
+from bot.drawing import Drawing
 from bot.settings import Settings
 from dialogs.course import Participation
 from dialogs.delivery.config import DeliveryConfig
@@ -48,6 +49,8 @@ class BotData:
     services: Services
     # The commands the handlers take (bot/handlers/robustness.py answers the others).
     known_commands: frozenset[str]
+    # Where pictures and PDFs are drawn: a child process (bot/drawing.py).
+    drawing: Drawing
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,7 @@ async def _summary(update: Update, context: BotContext, actor: Actor, team_id: i
         return
     await query.answer()
     await render.send(update, team_summary.summary_screen(actor.tr, summary))
-    png = await asyncio.to_thread(
+    png = await context.bot_data.drawing.run(
         team_summary.render_summary_png, summary,
         team_summary.summary_chart_words(actor.tr, summary),
     )

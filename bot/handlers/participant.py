@@ -7,7 +7,6 @@ database lock is held while Telegram answers.
 
 from __future__ import annotations
 
-import asyncio
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -430,8 +429,9 @@ async def progress_command(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     assert chat is not None
     await chat.send_action(ChatAction.UPLOAD_PHOTO)
-    # Drawing is CPU work: off the event loop, so other people's replies don't wait for it.
-    png = await asyncio.to_thread(progress.render_png, data, progress.chart_words(actor.tr))
+    # In the drawing process: matplotlib's memory and GIL stay out of the worker.
+    png = await context.bot_data.drawing.run(progress.render_png, data,
+                                             progress.chart_words(actor.tr))
     caption = progress.progress_caption(actor.tr, data)
     await chat.send_photo(png, caption=caption.text, parse_mode=ParseMode.HTML)
 
@@ -481,8 +481,8 @@ async def summary_button(update: Update, context: BotContext) -> None:
     assert chat is not None
     await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
     page = gp_summary.summary_page(actor.tr, data, now, scores=bool(scores))
-    # Laying out a PDF is CPU work: off the event loop, like the /progress picture.
-    pdf = await asyncio.to_thread(gp_summary.render_pdf, page)
+    # Laid out in the drawing process, like the /progress picture.
+    pdf = await context.bot_data.drawing.run(gp_summary.render_pdf, page)
     await render.send(update, gp_summary.summary_screen(actor.tr, pdf))
 
 

@@ -6,6 +6,8 @@ from datetime import time, timedelta
 
 from sqlalchemy import select
 
+from bot.drawing import Drawing
+from bot.errors import apology_screen
 from bot.sandbox import Sandbox
 from storage.models import Answer, Membership, Person, QuestionnaireResponse
 
@@ -118,3 +120,23 @@ async def test_progress_shows_own_scores_before_and_after_the_course(sandbox: Sa
     # Two of three wellbeing items answered after: (3 + 3) / 2 × 20; none before.
     assert "Wellbeing (0–100): after 60" in caption
     assert "Understanding" not in caption  # never answered, so no score to show
+
+
+async def test_progress_says_sorry_when_the_picture_cannot_be_drawn(sandbox: Sandbox) -> None:
+    """The drawing process does not answer in time (bot/drawing.py): Kim hears so in Danish,
+    and the next /progress is drawn."""
+    created = await make_team(sandbox)
+    await join(sandbox, KIM, created.participant_invite.code, language="da")
+    await sandbox.press(KIM, WORDS["da"].prepared)
+    drawing = sandbox.application.bot_data.drawing
+    sandbox.application.bot_data.drawing = Drawing(timeout_seconds=0.001)
+    try:
+        await sandbox.send_text(KIM, "/progress")
+    finally:
+        await sandbox.application.bot_data.drawing.close()
+        sandbox.application.bot_data.drawing = drawing
+    sorry = sandbox.api.last_message_to(KIM)
+    assert sorry.media_kind is None
+    assert sorry.text == apology_screen(sandbox.services.catalogs.tr("da")).text
+    await sandbox.send_text(KIM, "/progress")
+    assert sandbox.api.last_message_to(KIM).media_kind == "photo"
