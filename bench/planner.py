@@ -12,7 +12,7 @@ A SQLite file gets ``--participants`` people in ``--teams`` teams, the first of 
 * the weekly-cap query for a dispatcher batch of 50 people;
 * `mestring run` against that database and bench/bare_bot.py (a bare PTB bot): from starting the
   process to its first ``getUpdates``, the CPU it uses until it is idle, and its memory then;
-  the median of three starts of each, alternating, mestring's each from the same copy of the
+  the median of five starts of each, alternating, mestring's each from the same copy of the
   database.
 
     .venv/bin/python bench/planner.py [--participants 10000] [--teams 700] [--big-team 1000]
@@ -85,6 +85,9 @@ class Started:
     cpu_until_idle: float
     rss_mb: float
     answered: bool  # /help, after the measures
+    # The process's CPU at its first getUpdates: its start is CPU-bound, so this shows whether a
+    # slow start did more work or ran slower (the same work on this shared VM takes 1.2 or 1.6 s).
+    cpu_at_first: float = 0.0
 
 
 @dataclass
@@ -104,6 +107,8 @@ class Figures:
     plain_insert: float
     ours: Started
     bare: Started
+    ours_starts: list[Started]
+    bare_starts: list[Started]
     # Correctness, for tests/bench_smoke: outbox rows the safety net wrote with nothing
     # changed, and the people whose rows each join added.
     replan_wrote: int
@@ -183,12 +188,13 @@ async def _start(cmd: list[str], env: dict[str, str] | None, api: LocalBotApi) -
     try:
         await api.wait_for_poller(timeout=300)  # its first long poll is waiting
         first = time.monotonic()
+        cpu_at_first = cpu_seconds(proc.pid)
         await until_idle(proc.pid, quiet=5.0)
         cpu, rss = cpu_seconds(proc.pid), rss_mb(proc.pid)
         api.add_user(ASKS_FOR_HELP, "H", language_code="da").started = True
         api.send_text(ASKS_FOR_HELP, "/help")
         answer = await api.wait_for_message(ASKS_FOR_HELP, timeout=60)
-        return Started(first - launched, cpu, rss, "/course" in (answer.text or ""))
+        return Started(first - launched, cpu, rss, "/course" in (answer.text or ""), cpu_at_first)
     finally:
         await stop(proc)
 
@@ -197,7 +203,7 @@ async def _rows(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count(OutboxMessage.id))) or 0)
 
 
-async def _starts(path: Path, url: str, starts: int) -> tuple[Started, Started]:
+async def _starts(path: Path, url: str, starts: int) -> tuple[list[Started], list[Started]]:
     """Each bot started ``starts`` times, alternating; the medians. mestring starts each time
     from the database as the measures above left it, with what fell due meanwhile still due."""
     as_left = _keep_copy(path)
@@ -210,7 +216,7 @@ async def _starts(path: Path, url: str, starts: int) -> tuple[Started, Started]:
                                      api))
         async with LocalBotApi() as api:
             bare.append(await _start(bare_bot_cmd(api.base_url, api.token), None, api))
-    return _median(ours), _median(bare)
+    return ours, bare
 
 
 def _keep_copy(path: Path) -> Path:
@@ -231,7 +237,8 @@ def _median(runs: list[Started]) -> Started:
     return Started(statistics.median(r.first_get_updates for r in runs),
                    statistics.median(r.cpu_until_idle for r in runs),
                    statistics.median(r.rss_mb for r in runs),
-                   all(r.answered for r in runs))
+                   all(r.answered for r in runs),
+                   statistics.median(r.cpu_at_first for r in runs))
 
 
 async def measure(participants: int, teams: int, big_team: int, history: int,
@@ -326,10 +333,11 @@ async def measure(participants: int, teams: int, big_team: int, history: int,
     note("inserts")
     ours_insert, plain_insert = await _inserts(planned, now)
     note("start-up")
-    ours, bare = await _starts(path, url, starts)
+    ours_starts, bare_starts = await _starts(path, url, starts)
     return Figures(participants, teams, big_team, planned_rows, history_rows, total_rows,
                    replan, join_time, move_time, cap_time, len(planned), ours_insert,
-                   plain_insert, ours, bare, replan_wrote, planned_for, joining)
+                   plain_insert, _median(ours_starts), _median(bare_starts), ours_starts,
+                   bare_starts, replan_wrote, planned_for, joining)
 
 
 def report(f: Figures) -> None:
@@ -365,6 +373,9 @@ def report(f: Figures) -> None:
         "memory ≤ 2× bare": ours.rss_mb <= 2 * bare.rss_mb,
     }
     print("\ntargets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in met.items()))
+    for name, runs in (("mestring", f.ours_starts), ("floor", f.bare_starts)):
+        print(f"{name}'s starts, to first getUpdates / CPU by then: " + ", ".join(
+            f"{r.first_get_updates:.2f} / {r.cpu_at_first:.2f} s" for r in runs))
     print(f"checks: safety net wrote {f.replan_wrote} rows; each join planned only its person: "
           f"{f.join_planned_for == [{u} for u in f.joined]}; /help answered: "
           f"{ours.answered} / {bare.answered}")

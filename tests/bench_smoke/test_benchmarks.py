@@ -24,6 +24,10 @@ async def test_planner_replans_nothing_unchanged_and_a_join_plans_that_person() 
     assert figures.join_planned_for == [{user} for user in figures.joined]
     assert figures.ours.answered
     assert figures.bare.answered
+    # Every start is reported, with the CPU it had used by its first getUpdates.
+    for starts in (figures.ours_starts, figures.bare_starts):
+        assert len(starts) == 1
+        assert 0 < starts[0].cpu_at_first <= starts[0].cpu_until_idle
 
 
 def test_memory_budget_measures_every_layer() -> None:
