@@ -204,8 +204,9 @@ async def _rows(session: AsyncSession) -> int:
 
 
 async def _starts(path: Path, url: str, starts: int) -> tuple[list[Started], list[Started]]:
-    """Each bot started ``starts`` times, alternating; the medians. mestring starts each time
-    from the database as the measures above left it, with what fell due meanwhile still due."""
+    """Each bot started ``starts`` times, alternating; every start of each. mestring starts
+    each time from the database as the measures above left it, with what fell due meanwhile
+    still due."""
     as_left = _keep_copy(path)
     ours: list[Started] = []
     bare: list[Started] = []

@@ -76,13 +76,15 @@ def look_alike(first: str, second: str) -> bool:
     """Whether two names could be taken for each other on a phone screen: the same skeleton
     (UTS #39, section 4), letter case aside: before (``KIM``, ``kim``) and after (a prototype
     may be a capital: the digit ``0`` looks like ``O``)."""
-    return _skeleton(first.casefold()).casefold() == _skeleton(second.casefold()).casefold()
+    return _looks(first) == _looks(second)
 
 
-def _skeleton(text: str) -> str:
+def _looks(name: str) -> str:
+    """What the name looks like: its case-folded skeleton, equal for names that look alike."""
     prototypes = _prototypes()
-    decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize("NFD", "".join(prototypes.get(ch, ch) for ch in decomposed))
+    decomposed = unicodedata.normalize("NFD", name.casefold())
+    return unicodedata.normalize(
+        "NFD", "".join(prototypes.get(ch, ch) for ch in decomposed)).casefold()
 
 
 @cache
@@ -109,17 +111,12 @@ def told_apart(names: Sequence[tuple[K, str | None]]) -> dict[K, str | None]:
     """Each name as the instructor sees it: names that look alike get " (1)", " (2)" … in the
     order given (joining order), so three people called "Kim" are three lines to tell apart."""
     shown: dict[K, str | None] = {key: name for key, name in names}
-    groups: list[list[K]] = []
+    # Looking alike is "the same skeleton": each name's is worked out once, not once a pair.
+    groups: dict[str, list[K]] = {}
     for key, name in names:
-        if name is None:
-            continue
-        for group in groups:
-            if look_alike(name, shown[group[0]] or ""):
-                group.append(key)
-                break
-        else:
-            groups.append([key])
-    for group in groups:
+        if name is not None:
+            groups.setdefault(_looks(name), []).append(key)
+    for group in groups.values():
         if len(group) > 1:
             for number, key in enumerate(group, start=1):
                 shown[key] = f"{shown[key]} ({number})"
